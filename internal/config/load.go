@@ -23,7 +23,7 @@ type PartSchema struct {
 // Options are the loader's sources of outside values.
 type Options struct {
 	Parts    []PartSchema
-	Env      Lookup                          // os.LookupEnv when nil
+	Env      Lookup                       // os.LookupEnv when nil
 	ReadFile func(string) ([]byte, error) // os.ReadFile when nil
 }
 

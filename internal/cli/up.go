@@ -1,0 +1,198 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/dandan-sre/dandan/internal/buildinfo"
+	"github.com/dandan-sre/dandan/internal/component"
+	"github.com/dandan-sre/dandan/internal/config"
+	"github.com/dandan-sre/dandan/internal/httpapi"
+	"github.com/dandan-sre/dandan/internal/server"
+	"github.com/dandan-sre/dandan/internal/sqlstore"
+)
+
+func (a *App) upCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "up",
+		Short: "Run every part the config enables, behind one web UI and HTTP API",
+		Long: `Up loads the config, opens the SQL store, starts every enabled part in
+order and serves the web UI and the API. It prints the URL to open (with a
+one-time login link when a login is needed). SIGINT or SIGTERM stops it:
+requests in flight finish and parts stop in reverse order within
+server.shutdown_timeout.`,
+		Example: `  dandan up --config examples/dandan.yaml
+  DANDAN_CONFIG=/etc/dandan/dandan.yaml dandan up`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.load(cmd, "")
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return a.up(ctx, cfg)
+		},
+	}
+}
+
+func newLogger(cfg config.Log, w *os.File) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// storeComponent shows the SQL store among the components: ready while it
+// answers a ping; closed last.
+type storeComponent struct{ db *sqlstore.DB }
+
+func (s storeComponent) Name() string                { return "store" }
+func (s storeComponent) Start(context.Context) error { return nil }
+func (s storeComponent) Stop(context.Context) error  { return s.db.Close() }
+func (s storeComponent) Mount(*httpapi.Mux)          {}
+func (s storeComponent) Ready() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.db.Ping(ctx); err != nil {
+		return fmt.Errorf("sql store %s: %w", s.db.Redacted(), err)
+	}
+	return nil
+}
+
+var _ component.Readier = storeComponent{}
+
+func (a *App) up(ctx context.Context, cfg *config.Config) error {
+	log := newLogger(cfg.Log, os.Stderr)
+	info := buildinfo.Get()
+	log.Info("starting", "version", info.Version, "file", cfg.File)
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	bi := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dandan_build_info", Help: "Build information of the running dandan; always 1."},
+		[]string{"version", "revision", "goversion"})
+	bi.WithLabelValues(info.Version, info.Revision, info.GoVersion).Set(1)
+	reg.MustRegister(bi)
+
+	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	db, err := sqlstore.Open(openCtx, cfg.Store.SQL.URL.Reveal(), cfg.DataDir)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("open SQL store: %w", err)
+	}
+
+	comps := []component.Component{storeComponent{db}}
+	var infos []server.PartInfo
+	for _, p := range a.parts {
+		sec, ok := cfg.Parts[p.Name]
+		infos = append(infos, server.PartInfo{Name: p.Name, Summary: p.Summary, Example: p.Example, Enabled: ok && sec.Enabled})
+		if !ok || !sec.Enabled {
+			continue
+		}
+		deps := component.Deps{
+			Logger:     log.With("part", p.Name),
+			DataDir:    filepath.Join(cfg.DataDir, p.Name),
+			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"part": p.Name}, reg),
+			SQL:        db,
+		}
+		c, err := p.New(deps, sec.Config)
+		if err != nil {
+			db.Close()
+			return fmt.Errorf("%s: %w", p.Name, err)
+		}
+		comps = append(comps, c)
+	}
+	runner := component.NewRunner(log, comps)
+	compUp := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dandan_ready", Help: "1 when every component is ready, else 0."}, func() float64 {
+		if runner.Ready() != nil {
+			return 0
+		}
+		return 1
+	})
+	reg.MustRegister(compUp)
+
+	srv, err := server.New(server.Options{Config: cfg, Logger: log, Registry: reg, SQL: db, Status: runner, Parts: infos, Version: info.Version})
+	if err != nil {
+		db.Close()
+		return err
+	}
+	for _, c := range comps {
+		c.Mount(srv.Mux())
+	}
+	if err := srv.Start(ctx); err != nil {
+		db.Close()
+		return fmt.Errorf("prepare sessions: %w", err)
+	}
+	if err := srv.Listen(); err != nil {
+		db.Close()
+		return err
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve() }()
+
+	drain := cfg.Server.ShutdownTimeout.Std()
+	shutdown := func() error {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+		defer cancel()
+		var errs []error
+		if err := srv.Shutdown(sctx); err != nil {
+			errs = append(errs, fmt.Errorf("drain HTTP requests: %w", err))
+		}
+		if err := runner.Stop(sctx); err != nil {
+			errs = append(errs, err)
+		}
+		return errors.Join(errs...)
+	}
+
+	if err := runner.Start(ctx); err != nil {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		db.Close()
+		return err
+	}
+	a.banner(srv, info)
+	log.Info("ready", "addr", srv.Addr().String())
+
+	select {
+	case <-ctx.Done():
+		log.Info("stopping", "drain_s", drain.Seconds())
+	case err := <-serveErr:
+		_ = shutdown()
+		return fmt.Errorf("serve HTTP: %w", err)
+	}
+	t0 := time.Now()
+	if err := shutdown(); err != nil {
+		return err
+	}
+	log.Info("stopped", "duration_s", time.Since(t0).Seconds())
+	return nil
+}
+
+// banner tells the person who ran `dandan up` where to go. It goes to the
+// terminal, not the log: the login link is a one-time secret.
+func (a *App) banner(srv *server.Server, info buildinfo.Info) {
+	url := srv.URL()
+	fmt.Fprintf(a.stderr, "\n  dandan %s is up: %s\n", info.Version, url)
+	if srv.Auth().NeedsLogin() && srv.LoginLinkEnabled() {
+		fmt.Fprintf(a.stderr, "  One-time login link (admin, 15 minutes): %slogin?ticket=%s\n", url, srv.Auth().NewTicket(15*time.Minute))
+	}
+	fmt.Fprintln(a.stderr)
+}

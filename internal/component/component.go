@@ -1,0 +1,55 @@
+package component
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
+
+	"github.com/dandan-sre/dandan/internal/config"
+	"github.com/dandan-sre/dandan/internal/httpapi"
+	"github.com/dandan-sre/dandan/internal/sqlstore"
+)
+
+// Component is a running part.
+//
+// Its life: Part.New builds it from Deps and its config without I/O; Start
+// returns once it serves (an error stops `dandan up`); Mount registers its
+// routes and pages, each with a role; Stop drains by ctx's deadline and is
+// safe to call after a failed Start.
+type Component interface {
+	Name() string                    // "relay": config key, URL segment, log value
+	Start(ctx context.Context) error // returns once serving
+	Stop(ctx context.Context) error  // drains by ctx deadline; safe after failed Start
+	Mount(m *httpapi.Mux)            // routes and pages, each with a role
+}
+
+// Readier is implemented by components that can tell whether they work
+// right now; a non-nil error shows on /readyz and the status page.
+type Readier interface {
+	Ready() error
+}
+
+// Config is a part's config section; its defaults come from Part.NewConfig.
+type Config = config.Validator
+
+// Part describes one part of dandan: everything needed to configure it,
+// build it and offer its command. parts.All lists them.
+type Part struct {
+	Name    string // config key, URL segment, command name
+	Summary string // one line for the UI and `dandan --help`
+	// Example is the part's commented section of the example config.
+	Example   string
+	NewConfig func() Config                         // defaults; Validate reports by key path
+	New       func(Deps, Config) (Component, error) // no I/O until Start
+	Command   func() *cobra.Command                 // `dandan <name>`; nil when the part has none
+}
+
+// Deps is what a part gets from the shared pieces, each labelled for it.
+type Deps struct {
+	Logger     *slog.Logger          // with part=<name>
+	DataDir    string                // the part's own directory under data_dir
+	Registerer prometheus.Registerer // dandan's registry
+	SQL        sqlstore.Store        // the shared SQL store
+}

@@ -1,0 +1,6 @@
+// Package testkit starts real servers for tests: redis-server (standalone
+// and cluster), PostgreSQL, nginx and headless Chromium, each on a free
+// loopback port in its own temporary directory and stopped by t.Cleanup.
+// It also holds the helpers every test shares: Eventually polls instead of
+// sleeping, Golden compares output with a file that `go test -update` rewrites.
+package testkit
