@@ -61,10 +61,10 @@ func newLogger(cfg config.Log, w *os.File) *slog.Logger {
 // answers a ping; closed last.
 type storeComponent struct{ db *sqlstore.DB }
 
-func (s storeComponent) Name() string                { return "store" }
-func (s storeComponent) Start(context.Context) error { return nil }
-func (s storeComponent) Stop(context.Context) error  { return s.db.Close() }
-func (s storeComponent) Mount(*httpapi.Mux)          {}
+func (s storeComponent) Name() string                    { return "store" }
+func (s storeComponent) Start(ctx context.Context) error { return s.db.Start(ctx) }
+func (s storeComponent) Stop(context.Context) error      { return s.db.Close() }
+func (s storeComponent) Mount(*httpapi.Mux)              {}
 func (s storeComponent) Ready() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -91,11 +91,9 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	bi.WithLabelValues(info.Version, info.Revision, info.GoVersion).Set(1)
 	reg.MustRegister(bi)
 
-	openCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	db, err := sqlstore.Open(openCtx, cfg.Store.SQL.URL.Reveal(), cfg.DataDir)
-	cancel()
+	db, err := sqlstore.New(cfg.Store.SQL.URL.Reveal(), cfg.DataDir)
 	if err != nil {
-		return fmt.Errorf("open SQL store: %w", err)
+		return err
 	}
 
 	comps := []component.Component{storeComponent{db}}
@@ -136,10 +134,6 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	for _, c := range comps {
 		c.Mount(srv.Mux())
 	}
-	if err := srv.Start(ctx); err != nil {
-		db.Close()
-		return fmt.Errorf("prepare sessions: %w", err)
-	}
 	if err := srv.Listen(); err != nil {
 		db.Close()
 		return err
@@ -161,12 +155,18 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		return errors.Join(errs...)
 	}
 
-	if err := runner.Start(ctx); err != nil {
+	startErr := runner.Start(ctx)
+	if startErr == nil {
+		if startErr = srv.Start(ctx); startErr != nil {
+			startErr = fmt.Errorf("prepare sessions: %w", startErr)
+			_ = runner.Stop(context.WithoutCancel(ctx))
+		}
+	}
+	if startErr != nil {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
-		db.Close()
-		return err
+		return startErr
 	}
 	a.banner(srv, info)
 	log.Info("ready", "addr", srv.Addr().String())

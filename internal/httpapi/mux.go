@@ -71,6 +71,7 @@ type Mux struct {
 	routes   []Route
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	inFlight prometheus.Gauge
 }
 
 // NewMux returns an empty Mux. Unknown /api/ paths answer the JSON error
@@ -90,7 +91,11 @@ func NewMux(opts Options) *Mux {
 			Help:    "Time to serve HTTP requests, by route pattern.",
 			Buckets: []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"handler", "method"})
-		opts.Registerer.MustRegister(m.requests, m.duration)
+		m.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "dandan_http_requests_in_flight",
+			Help: "HTTP requests being served now.",
+		})
+		opts.Registerer.MustRegister(m.requests, m.duration, m.inFlight)
 	}
 	m.mux.Handle("/api/", http.HandlerFunc(m.apiFallback))
 	m.mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -138,8 +143,8 @@ func (m *Mux) register(rt Route, h http.Handler) {
 	h = m.guard(rt, h)
 	if m.requests != nil {
 		label := prometheus.Labels{"handler": rt.Path()}
-		h = promhttp.InstrumentHandlerDuration(m.duration.MustCurryWith(label),
-			promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(label), h))
+		h = promhttp.InstrumentHandlerInFlight(m.inFlight, promhttp.InstrumentHandlerDuration(m.duration.MustCurryWith(label),
+			promhttp.InstrumentHandlerCounter(m.requests.MustCurryWith(label), h)))
 	}
 	m.mux.Handle(rt.Pattern, h) // panics on a conflicting pattern, naming both
 	m.routes = append(m.routes, rt)

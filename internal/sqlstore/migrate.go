@@ -11,10 +11,16 @@ import (
 
 // Migration is one versioned schema step of a part's set. Each runs in its
 // own transaction, together with its row in dandan_migrations, so it applies
-// whole or not at all. Statements that cannot run in a transaction
-// (PostgreSQL's CREATE INDEX CONCURRENTLY, SQLite's VACUUM or PRAGMA
-// foreign_keys) do not belong in a migration; on SQLite use PRAGMA
-// defer_foreign_keys when rebuilding a table.
+// whole or not at all; SQL may hold several statements separated by ';'.
+// Statements that cannot run in a transaction (PostgreSQL's CREATE INDEX
+// CONCURRENTLY, SQLite's VACUUM or PRAGMA foreign_keys) do not belong in a
+// migration; on SQLite use PRAGMA defer_foreign_keys when rebuilding a table.
+//
+// SQL shared by both dialects keeps to types both know (INTEGER, BIGINT,
+// TEXT, BOOLEAN, DOUBLE PRECISION); bytes (BLOB, BYTEA), times and generated
+// keys (INTEGER PRIMARY KEY, GENERATED ALWAYS AS IDENTITY) need the dialect
+// fields. SQLite returns a time.Time only from a column declared TIMESTAMP,
+// DATETIME or DATE, and stores it as UTC text; on PostgreSQL use TIMESTAMPTZ.
 type Migration struct {
 	Version  int    // 1, 2, 3 … within its set, applied in order
 	Name     string // short, e.g. "create sessions"
@@ -34,22 +40,20 @@ func (m *Migration) query(d Dialect) string {
 	return m.SQL
 }
 
-// createMigrations creates the table recording applied migrations.
-var createMigrations = map[Dialect]string{
-	SQLite: `CREATE TABLE IF NOT EXISTS dandan_migrations (
-	set_name   TEXT      NOT NULL,
-	version    INTEGER   NOT NULL,
-	name       TEXT      NOT NULL,
-	applied_at TIMESTAMP NOT NULL,
+// createMigrations returns the statement creating the table that records
+// applied migrations.
+func createMigrations(d Dialect) string {
+	timestamp := "TIMESTAMP"
+	if d == Postgres {
+		timestamp = "TIMESTAMPTZ"
+	}
+	return `CREATE TABLE IF NOT EXISTS dandan_migrations (
+	set_name   TEXT    NOT NULL,
+	version    INTEGER NOT NULL,
+	name       TEXT    NOT NULL,
+	applied_at ` + timestamp + ` NOT NULL,
 	PRIMARY KEY (set_name, version)
-)`,
-	Postgres: `CREATE TABLE IF NOT EXISTS dandan_migrations (
-	set_name   TEXT        NOT NULL,
-	version    INTEGER     NOT NULL,
-	name       TEXT        NOT NULL,
-	applied_at TIMESTAMPTZ NOT NULL,
-	PRIMARY KEY (set_name, version)
-)`,
+)`
 }
 
 // migrateLockKey is the pg_advisory_xact_lock key every Migrate takes on
@@ -125,7 +129,7 @@ func (db *DB) migrateNext(ctx context.Context, set string, ms []Migration) (done
 			return false, fmt.Errorf("migrate %s: lock: %w", set, err)
 		}
 	}
-	if _, err := tx.ExecContext(ctx, createMigrations[db.dialect]); err != nil {
+	if _, err := tx.ExecContext(ctx, createMigrations(db.dialect)); err != nil {
 		return false, fmt.Errorf("migrate %s: create dandan_migrations: %w", set, err)
 	}
 	applied, err := appliedVersions(ctx, tx, set)

@@ -43,14 +43,12 @@ type DB struct {
 	dialect  Dialect
 	redacted string   // the URL for logs and errors, passwords masked
 	secrets  []string // passwords in the URL, scrubbed from errors
+	mkdir    string   // created by Start, for the default file
 }
 
 var _ Store = (*DB)(nil)
 
 const (
-	// sqliteBusyTimeout is how long a SQLite writer waits for the write
-	// lock before it fails with SQLITE_BUSY.
-	sqliteBusyTimeout = 5 * time.Second
 	// sqliteMaxConns bounds the SQLite pool: readers run in parallel under
 	// WAL, writers queue on the database's write lock.
 	sqliteMaxConns = 8
@@ -66,7 +64,10 @@ const (
 )
 
 // sqliteParams are the modernc.org/sqlite DSN parameters every SQLite
-// connection is opened with.
+// connection is opened with: WAL, a writer waits up to 5s for the write lock
+// (busy_timeout) before it fails with SQLITE_BUSY, foreign keys enforced,
+// synchronous=NORMAL (in WAL, power loss may drop the last commits but
+// never corrupts the file).
 //
 // Concurrent writers: the pool keeps several connections so that readers
 // run in parallel with a writer (WAL), and _txlock=immediate makes every
@@ -85,27 +86,26 @@ const (
 // (_time_format=sqlite), which SQLite's date functions read and which sorts
 // as text; they are read back into time.Time from columns declared DATE,
 // DATETIME or TIMESTAMP.
-var sqliteParams = strings.Join([]string{
-	fmt.Sprintf("_busy_timeout=%d", sqliteBusyTimeout.Milliseconds()),
-	"_journal_mode=WAL",
-	"_foreign_keys=on",
-	"_synchronous=NORMAL",
-	"_txlock=immediate",
-	"_time_format=sqlite",
-	"_timezone=UTC",
-}, "&")
+const sqliteParams = "_busy_timeout=5000" + // ms
+	"&_journal_mode=WAL" +
+	"&_foreign_keys=on" +
+	"&_synchronous=NORMAL" +
+	"&_txlock=immediate" +
+	"&_time_format=sqlite" +
+	"&_timezone=UTC"
 
-// Open opens the store named by rawURL:
+// New prepares the store named by rawURL without touching it (Start does
+// the I/O), so that it can be handed to parts before anything starts:
 //
-//   - "" opens the SQLite file <dataDir>/dandan.db, creating dataDir (0o750);
+//   - "" names the SQLite file <dataDir>/dandan.db (dataDir is created 0o750
+//     by Start);
 //   - sqlite:///abs/path.db, sqlite:relative/path.db (relative to the
-//     working directory) or a SQLite file: URI opens SQLite there; extra
+//     working directory) or a SQLite file: URI names SQLite there; extra
 //     query parameters go to modernc.org/sqlite;
-//   - postgres:// or postgresql:// opens PostgreSQL with pgx, pinging it
-//     within a few seconds.
+//   - postgres:// or postgresql:// names PostgreSQL, reached with pgx.
 //
 // Errors never include a password from the URL.
-func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
+func New(rawURL, dataDir string) (*DB, error) {
 	tg, err := parseTarget(rawURL, dataDir)
 	if err != nil {
 		return nil, scrub(fmt.Errorf("open store: %w", err), tg.secrets)
@@ -113,22 +113,50 @@ func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
 	var db *sql.DB
 	switch tg.dialect {
 	case SQLite:
-		db, err = openSQLite(ctx, tg)
+		db, err = newSQLite(tg)
 	case Postgres:
-		db, err = openPostgres(ctx, tg)
+		db, err = newPostgres(tg)
 	}
 	if err != nil {
 		return nil, scrub(fmt.Errorf("open %s: %w", tg.redacted, err), tg.secrets)
 	}
-	return &DB{db: db, dialect: tg.dialect, redacted: tg.redacted, secrets: tg.secrets}, nil
+	return &DB{db: db, dialect: tg.dialect, redacted: tg.redacted, secrets: tg.secrets, mkdir: tg.mkdir}, nil
 }
 
-func openSQLite(ctx context.Context, tg target) (*sql.DB, error) {
-	if tg.mkdir != "" {
-		if err := os.MkdirAll(tg.mkdir, 0o750); err != nil {
-			return nil, err // *PathError: "mkdir /data: permission denied"
+// Start connects: it creates the SQLite file's directory and checks WAL
+// mode, or pings PostgreSQL within a few seconds.
+func (db *DB) Start(ctx context.Context) error {
+	var err error
+	switch db.dialect {
+	case SQLite:
+		err = db.startSQLite(ctx)
+	case Postgres:
+		ctx, cancel := context.WithTimeout(ctx, pgPingTimeout)
+		defer cancel()
+		if err = db.db.PingContext(ctx); err != nil {
+			err = fmt.Errorf("ping: %w", err)
 		}
 	}
+	if err != nil {
+		return scrub(fmt.Errorf("open %s: %w", db.redacted, err), db.secrets)
+	}
+	return nil
+}
+
+// Open is New followed by Start; on error nothing is left open.
+func Open(ctx context.Context, rawURL, dataDir string) (*DB, error) {
+	db, err := New(rawURL, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Start(ctx); err != nil {
+		db.db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func newSQLite(tg target) (*sql.DB, error) {
 	c, err := sqlite.NewConnector(tg.dsn)
 	if err != nil {
 		return nil, err
@@ -136,21 +164,28 @@ func openSQLite(ctx context.Context, tg target) (*sql.DB, error) {
 	db := sql.OpenDB(c)
 	db.SetMaxOpenConns(sqliteMaxConns)
 	db.SetMaxIdleConns(sqliteMaxConns)
-	// The first query opens a connection, applying the pragmas; check the
-	// one SQLite may silently refuse.
-	var mode string
-	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if !strings.EqualFold(mode, "wal") {
-		db.Close()
-		return nil, fmt.Errorf("journal mode is %q, want wal", mode)
-	}
 	return db, nil
 }
 
-func openPostgres(ctx context.Context, tg target) (*sql.DB, error) {
+func (db *DB) startSQLite(ctx context.Context) error {
+	if db.mkdir != "" {
+		if err := os.MkdirAll(db.mkdir, 0o750); err != nil {
+			return err // *PathError: "mkdir /data: permission denied"
+		}
+	}
+	// The first query opens a connection, applying the pragmas; check the
+	// one SQLite may silently refuse.
+	var mode string
+	if err := db.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return err
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("journal mode is %q, want wal", mode)
+	}
+	return nil
+}
+
+func newPostgres(tg target) (*sql.DB, error) {
 	cfg, err := pgx.ParseConfig(tg.dsn)
 	if err != nil {
 		return nil, err
@@ -163,12 +198,6 @@ func openPostgres(ctx context.Context, tg target) (*sql.DB, error) {
 	db.SetMaxIdleConns(pgMaxIdleConns)
 	db.SetConnMaxIdleTime(pgConnMaxIdle)
 	db.SetConnMaxLifetime(pgConnMaxLife)
-	ctx, cancel := context.WithTimeout(ctx, pgPingTimeout)
-	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("ping: %w", err)
-	}
 	return db, nil
 }
 

@@ -13,9 +13,6 @@ import (
 // mask replaces a password wherever one is shown, as url.URL.Redacted does.
 const mask = "xxxxx"
 
-// passwordParams are the query parameters pgx reads a password from.
-var passwordParams = []string{"password", "sslpassword"}
-
 // target is what Open makes of its URL and data dir.
 type target struct {
 	dialect  Dialect
@@ -126,7 +123,7 @@ func redactURL(u *url.URL) string {
 	if c.RawQuery != "" {
 		q := c.Query()
 		changed := false
-		for _, k := range passwordParams {
+		for _, k := range []string{"password", "sslpassword"} {
 			if q.Has(k) {
 				q.Set(k, mask)
 				changed = true
@@ -168,11 +165,9 @@ func passwordsIn(rawURL string) []string {
 	}
 	query, _, _ = strings.Cut(query, "#")
 	for kv := range strings.SplitSeq(query, "&") {
-		k, v, _ := strings.Cut(kv, "=")
-		for _, p := range passwordParams {
-			if strings.EqualFold(k, p) {
-				add(v)
-			}
+		// The query parameters pgx reads a password from.
+		if k, v, _ := strings.Cut(kv, "="); strings.EqualFold(k, "password") || strings.EqualFold(k, "sslpassword") {
+			add(v)
 		}
 	}
 	slices.SortFunc(out, func(a, b string) int {

@@ -131,7 +131,9 @@
   // or v itself).
   function format(unit, v, ref) {
     if (v == null || !isFinite(v)) return "--";
-    var s = scale(unit, v === 0 ? 0 : ref);
+    // Zero keeps the axis's time or size unit ("0 ms"), but takes no SI
+    // prefix ("0", not "0k").
+    var s = scale(unit, v === 0 && unit !== "s" && unit !== "bytes" ? 0 : ref);
     return num(v / s[0]) + s[1];
   }
 
@@ -311,6 +313,7 @@
     this.stale = false;
     if (this.ctrl) this.ctrl.abort();
     this.ctrl = null;
+    el.removeAttribute("aria-busy");
     if (typeof uPlot !== "function") {
       this.show("chart library did not load");
       return;
@@ -460,10 +463,13 @@
         ticks: { stroke: t.grid, width: 1 },
       };
     };
+    // Sizes and tick spacing grow with the type (TV mode).
     var x = axis();
     x.size = Math.max(50, Math.ceil(t.fontPx * 4));
+    x.space = Math.max(50, Math.ceil(t.fontPx * 5.5));
     var y = axis();
     y.size = axisSize;
+    y.space = Math.max(30, Math.ceil(t.fontPx * 2.5));
     y.values = function (u, splits) {
       var ref = splits.reduce(function (m, v) { return Math.max(m, Math.abs(v)); }, 0);
       return splits.map(function (v) { return format(unit, v, ref); });
