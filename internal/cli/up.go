@@ -42,6 +42,8 @@ server.shutdown_timeout.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// After the first signal, a second one ends the process at once.
+			context.AfterFunc(ctx, stop)
 			return a.up(ctx, cfg)
 		},
 	}

@@ -27,7 +27,9 @@ func (mixedStatus) Statuses() []component.Status {
 			Error: "shadow http://10.0.0.7:8080: connection refused", LastError: "shadow http://10.0.0.7:8080: connection refused", LastErrAt: now.Add(-2 * time.Minute)},
 	}
 }
-func (mixedStatus) Ready() error { return errors.New("relay: shadow http://10.0.0.7:8080: connection refused") }
+func (mixedStatus) Ready() error {
+	return errors.New("relay: shadow http://10.0.0.7:8080: connection refused")
+}
 
 // TestShellInChromium logs in with a token in a real browser, visits every
 // page of the shell on a desktop, a phone and a TV, and saves screenshots
