@@ -119,8 +119,7 @@ func (r *Runner) Statuses() []Status {
 			if rd, ok := c.(Readier); ok {
 				if err := rd.Ready(); err != nil {
 					st.Ready, st.Error = false, err.Error()
-					r.noteError(c.Name(), err)
-					st.LastError = err.Error()
+					st.LastError, st.LastErrAt = r.noteError(c.Name(), err)
 				}
 			}
 		} else if st.State == StateFailed {
@@ -131,18 +130,21 @@ func (r *Runner) Statuses() []Status {
 	return out
 }
 
-// noteError records a readiness error the first time it is seen, and logs it.
-func (r *Runner) noteError(name string, err error) {
+// noteError records a readiness error the first time it is seen, logs it,
+// and returns the recorded error and when it was first seen.
+func (r *Runner) noteError(name string, err error) (string, time.Time) {
 	r.mu.Lock()
 	st := r.st[name]
 	changed := st.LastError != err.Error()
 	if changed {
 		st.LastError, st.LastErrAt = err.Error(), time.Now()
 	}
+	last, at := st.LastError, st.LastErrAt
 	r.mu.Unlock()
 	if changed {
 		r.log.Warn("component not ready", "part", name, "err", err)
 	}
+	return last, at
 }
 
 // Ready returns nil when every component is running and ready, else an

@@ -40,3 +40,33 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseDuration checks that durations never panic and that what parses
+// prints back to the same value.
+func FuzzParseDuration(f *testing.F) {
+	for _, s := range []string{"30s", "1h30m", "7d", "2w", "1.5h", "250ms", "0", "-1s", "1e3s", "9999999999w"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := ParseDuration(s)
+		if err != nil {
+			return
+		}
+		back, err := ParseDuration(d.String())
+		if err != nil || back != d {
+			t.Fatalf("%q → %v → %q → %v, %v", s, int64(d), d.String(), int64(back), err)
+		}
+	})
+}
+
+// FuzzParseSize checks that sizes never panic.
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"1024", "1MiB", "10MB", "1.5KiB", "", "x", "1e400"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if v, err := ParseSize(s); err == nil && v < 0 {
+			t.Fatalf("%q → negative %d", s, v)
+		}
+	})
+}

@@ -1,7 +1,7 @@
 package server
 
 import (
-	"errors"
+	"fmt"
 	"net/http"
 	"net/http/pprof"
 	"strings"
@@ -57,8 +57,9 @@ func (s *Server) mountShell() {
 
 type slogPrinter struct{ s *Server }
 
+// Println implements promhttp.Logger.
 func (p slogPrinter) Println(v ...any) {
-	p.s.log.Error("metrics exposition failed", "err", strings.TrimSpace(strings.Repeat("%v ", len(v))))
+	p.s.log.Error("metrics exposition failed", "err", strings.TrimSpace(fmt.Sprintln(v...)))
 }
 
 func title(name string) string {
@@ -279,4 +280,3 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-var _ = errors.New

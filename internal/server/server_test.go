@@ -59,12 +59,12 @@ func testRoutes(m *httpapi.Mux) {
 	})
 }
 
-func newTestServer(t *testing.T, yaml string) (*Server, *httptest.Server) {
+func newTestServer(t testing.TB, yaml string) (*Server, *httptest.Server) {
 	t.Helper()
 	return newTestServerWith(t, yaml, fakeStatus{})
 }
 
-func newTestServerWith(t *testing.T, yaml string, status StatusSource) (*Server, *httptest.Server) {
+func newTestServerWith(t testing.TB, yaml string, status StatusSource) (*Server, *httptest.Server) {
 	t.Helper()
 	base := "auth:\n  tokens:\n" +
 		"    - {name: wall, role: viewer, token: " + viewerToken + "}\n" +
@@ -243,7 +243,7 @@ func TestAPIErrors(t *testing.T) {
 }
 
 // login logs in through the form and returns a client holding the session.
-func login(t *testing.T, ts *httptest.Server, token string) *http.Client {
+func login(t testing.TB, ts *httptest.Server, token string) *http.Client {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
