@@ -279,4 +279,3 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 	return nil
 }
-
