@@ -172,6 +172,9 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	}
 	a.banner(srv, info)
 	log.Info("ready", "addr", srv.Addr().String())
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go runner.Watch(watchCtx, 5*time.Second)
 
 	select {
 	case <-ctx.Done():

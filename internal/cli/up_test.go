@@ -141,7 +141,7 @@ auth:
 		t.Errorf("%d requests got a response that was not a whole 200", badStatus.Load())
 	}
 	out := d.Output()
-	for _, want := range []string{"msg=stopping", "msg=stopped"} {
+	for _, want := range []string{"is up: " + d.URL + "/", "One-time login link (admin, 15 minutes): " + d.URL + "/login?ticket=", "msg=stopping", "msg=stopped"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("log lacks %q:\n%s", want, out)
 		}

@@ -130,6 +130,33 @@ func (r *Runner) Statuses() []Status {
 	return out
 }
 
+// Watch asks every component whether it is ready every interval until ctx
+// ends, so that a component that stops working (or recovers) is logged when
+// it happens, not only when somebody looks at /readyz.
+func (r *Runner) Watch(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	notReady := map[string]bool{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, st := range r.Statuses() {
+			if st.State != StateRunning {
+				continue
+			}
+			if !st.Ready {
+				notReady[st.Name] = true
+			} else if notReady[st.Name] {
+				delete(notReady, st.Name)
+				r.log.Info("component ready again", "part", st.Name)
+			}
+		}
+	}
+}
+
 // noteError records a readiness error the first time it is seen, logs it,
 // and returns the recorded error and when it was first seen.
 func (r *Runner) noteError(name string, err error) (string, time.Time) {

@@ -7,8 +7,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dandan-sre/dandan/internal/httpapi"
+	"github.com/dandan-sre/dandan/internal/testkit"
 )
 
 // fake is a component that records its life in a shared log.
@@ -109,4 +111,56 @@ func TestRunnerLaterFailure(t *testing.T) {
 	if !st[1].Ready || st[1].LastError != "upstream 10.0.0.1:6379 unreachable" || st[1].LastErrAt.IsZero() {
 		t.Fatalf("after recovery: %+v", st[1])
 	}
+}
+
+// TestRunnerWatch: Watch logs a component that stops being ready and again
+// when it recovers.
+func TestRunnerWatch(t *testing.T) {
+	var log []string
+	var buf syncBuffer
+	b := &fake{name: "b", log: &log}
+	r := NewRunner(slog.New(slog.NewTextHandler(&buf, nil)), []Component{b})
+	if err := r.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { r.Watch(ctx, time.Millisecond); close(done) }()
+	b.mu.Lock()
+	b.readyErr = errors.New("disk full")
+	b.mu.Unlock()
+	testkit.Eventually(t, 5*time.Second, func() error {
+		if !strings.Contains(buf.String(), `msg="component not ready" part=b err="disk full"`) {
+			return errors.New("not logged yet")
+		}
+		return nil
+	})
+	b.mu.Lock()
+	b.readyErr = nil
+	b.mu.Unlock()
+	testkit.Eventually(t, 5*time.Second, func() error {
+		if !strings.Contains(buf.String(), `msg="component ready again" part=b`) {
+			return errors.New("recovery not logged yet")
+		}
+		return nil
+	})
+	cancel()
+	<-done
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

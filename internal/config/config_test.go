@@ -245,3 +245,26 @@ func TestMain(m *testing.M) {
 	os.Unsetenv("DANDAN_TEST_UNSET_TOKEN")
 	os.Exit(m.Run())
 }
+
+func TestRedacted(t *testing.T) {
+	c, err := LoadFile("testdata/full.good.yaml", testOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Parts["relay"] = PartSection{Enabled: false, Config: &testPart{URL: "http://shadow", Retries: 2}}
+	b, err := Redacted(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := string(b)
+	for _, secret := range []string{"wall-token", "ops-token", "changeme", "literal"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("redacted config shows %q:\n%s", secret, out)
+		}
+	}
+	for _, want := range []string{"  listen: '[::]:8443'\n", "      token: '[redacted]'\n", "relay:\n  enabled: false\n  url: http://shadow\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("redacted config lacks %q:\n%s", want, out)
+		}
+	}
+}
