@@ -100,3 +100,21 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version --json: %d %q", code, out)
 	}
 }
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"up", "--nope"}, 2, "unknown flag: --nope (see dandan up --help)"},
+		{[]string{"nope"}, 2, `unknown command "nope"`},
+		{[]string{"config", "check", filepath.Join(dir, "missing.yaml")}, 2, "start one with: dandan config example > " + filepath.Join(dir, "missing.yaml")},
+	} {
+		code, _, errOut := run(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.want)
+		}
+	}
+}

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -52,6 +54,8 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		code = ee.code
+	} else if strings.HasPrefix(err.Error(), "unknown command") {
+		code = 2 // usage
 	}
 	if ee == nil || ee.err != errSilent {
 		fmt.Fprintf(a.stderr, "dandan: %v\n", err)
@@ -78,6 +82,9 @@ headless-browser page checks. One binary, one config, one web UI.`,
 	}
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &exitError{code: 2, err: fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
+	})
 	root.PersistentFlags().StringP("config", "c", envOr("DANDAN_CONFIG", "dandan.yaml"), "config file (env DANDAN_CONFIG)")
 	root.AddCommand(a.upCmd(), a.versionCmd(), a.configCmd())
 	for _, p := range a.parts {
@@ -109,6 +116,10 @@ func (a *App) load(cmd *cobra.Command, path string) (*config.Config, error) {
 		path, _ = cmd.Flags().GetString("config")
 	}
 	cfg, err := config.LoadFile(path, config.Options{Parts: a.schemas()})
+	if errors.Is(err, fs.ErrNotExist) {
+		fmt.Fprintf(a.stderr, "%v\nstart one with: dandan config example > %s\n", err, path)
+		return nil, &exitError{code: 2, err: errSilent}
+	}
 	if err != nil {
 		fmt.Fprintln(a.stderr, err)
 		var le *config.LoadError

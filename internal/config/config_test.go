@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -266,5 +267,31 @@ func TestRedacted(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("redacted config lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestExampleIsComplete: every key of the shared sections appears in the
+// example config, so `dandan config example` documents all of them.
+func TestExampleIsComplete(t *testing.T) {
+	ex := Example()
+	var walk func(prefix string, rt reflect.Type)
+	walk = func(prefix string, rt reflect.Type) {
+		for name, idx := range yamlFields(rt) {
+			f := rt.FieldByIndex(idx)
+			if !strings.Contains(ex, name+":") {
+				t.Errorf("example config lacks %s%s", prefix, name)
+			}
+			ft := f.Type
+			if ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft.PkgPath() == rt.PkgPath() {
+				walk(prefix+name+".", ft)
+			}
+		}
+	}
+	walk("", reflect.TypeFor[Config]())
+	if _, err := Load("example.yaml", []byte(ex), Options{}); err != nil {
+		t.Fatalf("the example does not load: %v", err)
 	}
 }

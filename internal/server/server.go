@@ -244,7 +244,7 @@ func (r *recorder) Flush() {
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
-		if id == "" || len(id) > 64 {
+		if !validRequestID(id) {
 			id = randomString(9)
 		}
 		w.Header().Set("X-Request-Id", id)
@@ -287,3 +287,17 @@ func (s *Server) recoverer(next http.Handler) http.Handler {
 
 // LoginLinkEnabled reports whether `dandan up` should print a login link.
 func (s *Server) LoginLinkEnabled() bool { return s.opts.Config.Auth.LoginLink }
+
+// validRequestID accepts a caller's request ID only when it is short and
+// plain, so that it is safe to echo and to log.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
