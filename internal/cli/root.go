@@ -88,9 +88,18 @@ headless-browser page checks. One binary, one config, one web UI.`,
 	root.PersistentFlags().StringP("config", "c", envOr("DANDAN_CONFIG", "dandan.yaml"), "config file (env DANDAN_CONFIG)")
 	root.AddCommand(a.upCmd(), a.versionCmd(), a.configCmd())
 	for _, p := range a.parts {
+		run := a.runAlone(p.Name)
 		if p.Command != nil {
-			root.AddCommand(p.Command())
+			root.AddCommand(p.Command(run))
+			continue
 		}
+		root.AddCommand(&cobra.Command{
+			Use:     p.Name,
+			Short:   "Run the " + p.Name + " part alone: " + p.Summary,
+			Example: "  dandan " + p.Name + " --config dandan.yaml",
+			Args:    cobra.NoArgs,
+			RunE:    func(cmd *cobra.Command, _ []string) error { return run(cmd) },
+		})
 	}
 	return root
 }

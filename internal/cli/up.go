@@ -40,12 +40,34 @@ server.shutdown_timeout.`,
 			if err != nil {
 				return err
 			}
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			// After the first signal, a second one ends the process at once.
-			context.AfterFunc(ctx, stop)
-			return a.up(ctx, cfg)
+			return a.upUntilSignal(cmd, cfg)
 		},
+	}
+}
+
+func (a *App) upUntilSignal(cmd *cobra.Command, cfg *config.Config) error {
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// After the first signal, a second one ends the process at once.
+	context.AfterFunc(ctx, stop)
+	return a.up(ctx, cfg)
+}
+
+// runAlone returns the component.RunAlone of the part name: `up` with only
+// that part enabled, whatever else the config enables.
+func (a *App) runAlone(name string) component.RunAlone {
+	return func(cmd *cobra.Command) error {
+		cfg, err := a.load(cmd, "")
+		if err != nil {
+			return err
+		}
+		sec, ok := cfg.Parts[name]
+		if !ok {
+			return &exitError{code: 2, err: fmt.Errorf("%s has no %s section: add one (dandan config example shows it)", cfg.File, name)}
+		}
+		sec.Enabled = true
+		cfg.Parts = map[string]config.PartSection{name: sec}
+		return a.upUntilSignal(cmd, cfg)
 	}
 }
 

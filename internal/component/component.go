@@ -43,8 +43,16 @@ type Part struct {
 	Example   string
 	NewConfig func() Config                         // defaults; Validate reports by key path
 	New       func(Deps, Config) (Component, error) // no I/O until Start
-	Command   func() *cobra.Command                 // `dandan <name>`; nil when the part has none
+	// Command returns the part's own command, `dandan <name>`, given a
+	// function that runs the part alone (with the shared pieces: server,
+	// UI, store) as `up` would with only this part enabled. Nil gets a
+	// plain `dandan <name>` that does just that.
+	Command func(runAlone RunAlone) *cobra.Command
 }
+
+// RunAlone loads the config named by cmd's --config and runs only the part
+// it was made for until SIGINT or SIGTERM.
+type RunAlone func(cmd *cobra.Command) error
 
 // Deps is what a part gets from the shared pieces, each labelled for it.
 type Deps struct {

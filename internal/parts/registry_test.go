@@ -138,7 +138,7 @@ func TestParts(t *testing.T) {
 			if !strings.Contains(string(example), "\n"+p.Name+":") && !strings.Contains(string(example), "\n# "+p.Name+":") {
 				t.Errorf("examples/dandan.yaml has no %s section", p.Name)
 			}
-			if p.Command != nil && p.Command().Example == "" {
+			if p.Command != nil && p.Command(nil).Example == "" {
 				t.Errorf("dandan %s has no examples in --help", p.Name)
 			}
 		})
