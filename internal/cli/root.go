@@ -93,6 +93,9 @@ headless-browser page checks. One binary, one config, one web UI.`,
 			root.AddCommand(p.Command(run))
 			continue
 		}
+		if p.New == nil {
+			continue
+		}
 		root.AddCommand(&cobra.Command{
 			Use:     p.Name,
 			Short:   "Run the " + p.Name + " part alone: " + p.Summary,
@@ -112,9 +115,11 @@ func envOr(name, def string) string {
 }
 
 func (a *App) schemas() []config.PartSchema {
-	out := make([]config.PartSchema, len(a.parts))
-	for i, p := range a.parts {
-		out[i] = config.PartSchema{Name: p.Name, NewConfig: p.NewConfig}
+	var out []config.PartSchema
+	for _, p := range a.parts {
+		if p.NewConfig != nil {
+			out = append(out, config.PartSchema{Name: p.Name, NewConfig: p.NewConfig})
+		}
 	}
 	return out
 }

@@ -123,6 +123,9 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	comps := []component.Component{storeComponent{db}}
 	var infos []server.PartInfo
 	for _, p := range a.parts {
+		if p.New == nil {
+			continue // a command-only part (e.g. a one-shot tool) runs no component
+		}
 		sec, ok := cfg.Parts[p.Name]
 		infos = append(infos, server.PartInfo{Name: p.Name, Summary: p.Summary, Example: p.Example, Enabled: ok && sec.Enabled})
 		if !ok || !sec.Enabled {

@@ -41,8 +41,8 @@ type Part struct {
 	Summary string // one line for the UI and `dandan --help`
 	// Example is the part's commented section of the example config.
 	Example   string
-	NewConfig func() Config                         // defaults; Validate reports by key path
-	New       func(Deps, Config) (Component, error) // no I/O until Start
+	NewConfig func() Config                         // defaults; Validate reports by key path; nil: no section
+	New       func(Deps, Config) (Component, error) // no I/O until Start; nil for a command-only part
 	// Command returns the part's own command, `dandan <name>`, given a
 	// function that runs the part alone (with the shared pieces: server,
 	// UI, store) as `up` would with only this part enabled. Nil gets a
