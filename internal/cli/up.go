@@ -193,8 +193,13 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
+		if ctx.Err() != nil {
+			log.Info("stopped while starting")
+			return nil // a signal during start is a stop, not a failure
+		}
 		return startErr
 	}
+	srv.Open()
 	a.banner(srv, info)
 	log.Info("ready", "addr", srv.Addr().String())
 	watchCtx, stopWatch := context.WithCancel(ctx)

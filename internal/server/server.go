@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -55,6 +56,7 @@ type Server struct {
 	http    *http.Server
 	ln      net.Listener
 	started time.Time
+	open    atomic.Bool // set by Open once every component has started
 }
 
 // New builds the server, its authentication, the UI and the shell's routes.
@@ -103,6 +105,10 @@ func (s *Server) Auth() *Auth { return s.auth }
 func (s *Server) Start(ctx context.Context) error {
 	return s.auth.Start(ctx, s.opts.SQL)
 }
+
+// Open lets every request through. Until then only /healthz, /readyz and
+// static files are served; the rest answer 503 while dandan starts.
+func (s *Server) Open() { s.open.Store(true) }
 
 // Listen binds the configured address, loading the TLS key pair if set.
 func (s *Server) Listen() error {
@@ -167,6 +173,7 @@ func (s *Server) handler() http.Handler {
 		httpapi.WriteError(w, r, httpapi.Forbidden("cross-origin request refused"))
 	}))
 	h = cop.Handler(h)
+	h = s.gate(h)
 	h = s.limits(h)
 	h = s.accessLog(h)
 	h = s.recoverer(h)
@@ -188,6 +195,17 @@ func (s *Server) authenticate(next http.Handler) http.Handler {
 		}
 		if id != nil {
 			r = r.WithContext(httpapi.WithIdentity(r.Context(), id))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) gate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.open.Load() && r.URL.Path != "/healthz" && r.URL.Path != "/readyz" && !strings.HasPrefix(r.URL.Path, "/static/") {
+			w.Header().Set("Retry-After", "1")
+			httpapi.WriteError(w, r, &httpapi.Error{Status: http.StatusServiceUnavailable, Code: httpapi.CodeUnavailable, Msg: "dandan is starting"})
+			return
 		}
 		next.ServeHTTP(w, r)
 	})

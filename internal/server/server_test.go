@@ -91,6 +91,7 @@ func newTestServerWith(t testing.TB, yaml string, status StatusSource) (*Server,
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	s.Open()
 	ts := httptest.NewServer(s.handler())
 	t.Cleanup(ts.Close)
 	return s, ts
@@ -388,5 +389,21 @@ func TestReadyz(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if !strings.Contains(string(body), "dandan_http_requests_total") || !strings.HasSuffix(strings.TrimSpace(string(body)), "# EOF") {
 		t.Fatalf("metrics lack the route counter or OpenMetrics EOF:\n%.500s", body)
+	}
+}
+
+// TestStartingGate: until Open, only health and static files are served.
+func TestStartingGate(t *testing.T) {
+	s, ts := newTestServer(t, "")
+	s.open.Store(false)
+	if resp := do(t, ts, "GET", "/healthz", ""); resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz while starting: %d", resp.StatusCode)
+	}
+	resp := do(t, ts, "GET", "/api/status", adminToken)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("/api/status while starting: %d", resp.StatusCode)
+	}
+	if b := errorBody(t, resp); b.Code != "unavailable" {
+		t.Fatalf("code %q", b.Code)
 	}
 }

@@ -73,6 +73,7 @@ func TestTLS(t *testing.T) {
 	if err := s.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	s.Open()
 	if err := s.Listen(); err != nil {
 		t.Fatal(err)
 	}
