@@ -120,7 +120,13 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
-	comps := []component.Component{storeComponent{db}}
+	runner := component.NewRunner(log, []component.Component{storeComponent{db}})
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dandan_ready", Help: "1 when every component is ready, else 0."}, func() float64 {
+		if runner.Ready() != nil {
+			return 0
+		}
+		return 1
+	}))
 	var infos []server.PartInfo
 	for _, p := range a.parts {
 		if p.New == nil {
@@ -128,7 +134,15 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		}
 		sec, ok := cfg.Parts[p.Name]
 		infos = append(infos, server.PartInfo{Name: p.Name, Summary: p.Summary, Example: p.Example, Enabled: ok && sec.Enabled})
-		if !ok || !sec.Enabled {
+	}
+	srv, err := server.New(server.Options{Config: cfg, Logger: log, Registry: reg, SQL: db, Status: runner, Parts: infos, Version: info.Version})
+	if err != nil {
+		db.Close()
+		return err
+	}
+	for _, p := range a.parts {
+		sec, ok := cfg.Parts[p.Name]
+		if p.New == nil || !ok || !sec.Enabled {
 			continue
 		}
 		deps := component.Deps{
@@ -136,30 +150,15 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 			DataDir:    filepath.Join(cfg.DataDir, p.Name),
 			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"part": p.Name}, reg),
 			SQL:        db,
+			UI:         srv.UI(),
 		}
 		c, err := p.New(deps, sec.Config)
 		if err != nil {
 			db.Close()
 			return fmt.Errorf("%s: %w", p.Name, err)
 		}
-		comps = append(comps, c)
-	}
-	runner := component.NewRunner(log, comps)
-	compUp := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dandan_ready", Help: "1 when every component is ready, else 0."}, func() float64 {
-		if runner.Ready() != nil {
-			return 0
-		}
-		return 1
-	})
-	reg.MustRegister(compUp)
-
-	srv, err := server.New(server.Options{Config: cfg, Logger: log, Registry: reg, SQL: db, Status: runner, Parts: infos, Version: info.Version})
-	if err != nil {
-		db.Close()
-		return err
-	}
-	for _, c := range comps {
 		c.Mount(srv.Mux())
+		runner.Add(c)
 	}
 	if err := srv.Listen(); err != nil {
 		db.Close()

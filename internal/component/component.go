@@ -10,6 +10,7 @@ import (
 	"github.com/dandan-sre/dandan/internal/config"
 	"github.com/dandan-sre/dandan/internal/httpapi"
 	"github.com/dandan-sre/dandan/internal/sqlstore"
+	"github.com/dandan-sre/dandan/internal/ui"
 )
 
 // Component is a running part.
@@ -59,5 +60,8 @@ type Deps struct {
 	Logger     *slog.Logger          // with part=<name>
 	DataDir    string                // the part's own directory under data_dir
 	Registerer prometheus.Registerer // dandan's registry
-	SQL        sqlstore.Store        // the shared SQL store
+	SQL        sqlstore.Store        // the shared SQL store; usable from Start on
+	// UI renders pages in the shared layout: parse the part's templates
+	// with UI.Parse in New, render them from the part's page handlers.
+	UI *ui.UI
 }

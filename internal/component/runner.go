@@ -51,6 +51,15 @@ func NewRunner(log *slog.Logger, comps []Component) *Runner {
 	return r
 }
 
+// Add appends c to the components, after the ones already added; call it
+// before Start.
+func (r *Runner) Add(c Component) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.comps = append(r.comps, c)
+	r.st[c.Name()] = &Status{Name: c.Name(), State: StateStopped, Since: time.Now()}
+}
+
 // Start starts every component in order. When one fails, the ones already
 // started are stopped (in reverse, within ctx) and the error names the part.
 func (r *Runner) Start(ctx context.Context) error {

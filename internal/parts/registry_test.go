@@ -169,27 +169,29 @@ func TestREADMERoutes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	var comps []component.Component
 	var infos []server.PartInfo
+	for _, p := range parts.All() {
+		if p.New != nil {
+			infos = append(infos, server.PartInfo{Name: p.Name, Summary: p.Summary, Example: p.Example, Enabled: true})
+		}
+	}
+	runner := component.NewRunner(slog.New(slog.DiscardHandler), nil)
+	srv, err := server.New(server.Options{Config: &cfg, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
+		SQL: db, Status: runner, Parts: infos, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range parts.All() {
 		if p.New == nil {
 			continue
 		}
 		c, err := p.New(component.Deps{Logger: slog.New(slog.DiscardHandler), DataDir: filepath.Join(dir, p.Name),
-			Registerer: prometheus.NewRegistry(), SQL: db}, p.NewConfig())
+			Registerer: prometheus.NewRegistry(), SQL: db, UI: srv.UI()}, p.NewConfig())
 		if err != nil {
 			t.Fatalf("%s: %v", p.Name, err)
 		}
-		comps = append(comps, c)
-		infos = append(infos, server.PartInfo{Name: p.Name, Summary: p.Summary, Example: p.Example, Enabled: true})
-	}
-	srv, err := server.New(server.Options{Config: &cfg, Logger: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(),
-		SQL: db, Status: component.NewRunner(slog.New(slog.DiscardHandler), comps), Parts: infos, Version: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range comps {
 		c.Mount(srv.Mux())
+		runner.Add(c)
 	}
 	for _, rt := range srv.Mux().Routes() {
 		method := rt.Method()

@@ -34,6 +34,8 @@ type Store interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
 	Dialect() Dialect
+	// Migrate applies the migrations of set that are not applied yet.
+	Migrate(ctx context.Context, set string, ms []Migration) error
 }
 
 // DB is an open store, SQLite or PostgreSQL. It is safe for concurrent use
