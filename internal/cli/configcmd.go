@@ -12,6 +12,8 @@ func (a *App) configCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Check a config or print a commented example",
+		Example: `  dandan config example > dandan.yaml
+  dandan config check dandan.yaml`,
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "check [FILE...]",

@@ -192,3 +192,54 @@ func TestUpRefusesBusyPort(t *testing.T) {
 		t.Fatalf("want a listen error, got %v:\n%s", err, out)
 	}
 }
+
+// TestUpWithPostgres runs `dandan up` on a real PostgreSQL store: the
+// sessions table is migrated there and a UI login works.
+func TestUpWithPostgres(t *testing.T) {
+	pg := testkit.StartPostgres(t)
+	d := testkit.StartDandan(t, `
+data_dir: {{.DataDir}}
+server: {listen: {{.Listen}}}
+store: {sql: {url: "${PG_URL}"}}
+auth:
+  tokens:
+    - name: root
+      role: admin
+      token: ${ADMIN_TOKEN}
+`, "PG_URL="+pg.URL, "ADMIN_TOKEN="+testAdminToken)
+	testkit.Eventually(t, 10*time.Second, func() error {
+		resp, err := http.Get(d.URL + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return errors.New(resp.Status)
+		}
+		return nil
+	})
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(d.URL+"/login", map[string][]string{"token": {testAdminToken}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || len(resp.Cookies()) != 1 {
+		t.Fatalf("login: %d %v", resp.StatusCode, resp.Cookies())
+	}
+	req, _ := http.NewRequest("GET", d.URL+"/api/whoami", nil)
+	req.AddCookie(resp.Cookies()[0])
+	resp, err = c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"session":true`) {
+		t.Fatalf("whoami with the session: %d %s", resp.StatusCode, body)
+	}
+	out, err := exec.Command("psql", pg.URL, "-tAc", "select count(*) from dandan_sessions").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "1" {
+		t.Fatalf("sessions in PostgreSQL: %s %v", out, err)
+	}
+}
