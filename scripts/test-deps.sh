@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what dandan's tests run for real: redis, PostgreSQL, nginx,
+# Installs what dandan's tests run for real: redis, PostgreSQL, nginx, Apache, Prometheus,
 # headless Chromium (and a Korean font for its screenshots). On Debian or
 # Ubuntu it uses apt-get (as root, or through sudo); elsewhere it names
 # what to install and fails.
@@ -10,7 +10,9 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ]; }
 have redis-server || need+=(redis-server)
 have redis-cli || need+=(redis-tools)
 have nginx || need+=(nginx)
+have apache2 || [ -x /usr/sbin/apache2 ] || need+=(apache2)
 have chromium || need+=(chromium)
+have prometheus || need+=(prometheus)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have initdb || need+=(postgresql)
 [ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
 

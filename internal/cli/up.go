@@ -19,6 +19,7 @@ import (
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/config"
 	"github.com/dandan-sre/dandan/internal/httpapi"
+	"github.com/dandan-sre/dandan/internal/metricstore"
 	"github.com/dandan-sre/dandan/internal/server"
 	"github.com/dandan-sre/dandan/internal/sqlstore"
 )
@@ -120,7 +121,22 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
-	runner := component.NewRunner(log, []component.Component{storeComponent{db}})
+	// The shared components: the SQL store, then the metric store.
+	shared := []component.Component{storeComponent{db}}
+	var metrics *metricstore.Service
+	var appendable metricstore.Appendable // nil, not a nil *Service, when off
+	if m := cfg.Store.Metrics; m.Enabled {
+		metrics = metricstore.NewService(filepath.Join(cfg.DataDir, "metrics"), metricstore.Options{
+			Retention:     m.Retention.Std(),
+			RetentionSize: int64(m.RetentionSize),
+			QueryTimeout:  m.QueryTimeout.Std(),
+			Logger:        log.With("part", "metrics"),
+			Registerer:    reg,
+		})
+		shared = append(shared, metrics)
+		appendable = metrics
+	}
+	runner := component.NewRunner(log, shared)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dandan_ready", Help: "1 when every component is ready, else 0."}, func() float64 {
 		if runner.Ready() != nil {
 			return 0
@@ -140,6 +156,9 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		db.Close()
 		return err
 	}
+	if metrics != nil {
+		metrics.Mount(srv.Mux())
+	}
 	for _, p := range a.parts {
 		sec, ok := cfg.Parts[p.Name]
 		if p.New == nil || !ok || !sec.Enabled {
@@ -150,6 +169,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 			DataDir:    filepath.Join(cfg.DataDir, p.Name),
 			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"part": p.Name}, reg),
 			SQL:        db,
+			Metrics:    appendable,
 			UI:         srv.UI(),
 		}
 		c, err := p.New(deps, sec.Config)

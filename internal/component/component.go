@@ -9,6 +9,7 @@ import (
 
 	"github.com/dandan-sre/dandan/internal/config"
 	"github.com/dandan-sre/dandan/internal/httpapi"
+	"github.com/dandan-sre/dandan/internal/metricstore"
 	"github.com/dandan-sre/dandan/internal/sqlstore"
 	"github.com/dandan-sre/dandan/internal/ui"
 )
@@ -61,6 +62,9 @@ type Deps struct {
 	DataDir    string                // the part's own directory under data_dir
 	Registerer prometheus.Registerer // dandan's registry
 	SQL        sqlstore.Store        // the shared SQL store; usable from Start on
+	// Metrics appends samples to the embedded metric store; usable from
+	// Start on. Nil when store.metrics.enabled is false.
+	Metrics metricstore.Appendable
 	// UI renders pages in the shared layout: parse the part's templates
 	// with UI.Parse in New, render them from the part's page handlers.
 	UI *ui.UI

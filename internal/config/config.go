@@ -86,7 +86,20 @@ type Token struct {
 
 // Store configures the shared stores.
 type Store struct {
-	SQL SQL `yaml:"sql"`
+	SQL     SQL     `yaml:"sql"`
+	Metrics Metrics `yaml:"metrics"`
+}
+
+// Metrics configures the embedded metric store (Prometheus's TSDB in
+// <data_dir>/metrics) and its Prometheus-compatible API under /api/v1/.
+type Metrics struct {
+	Enabled bool `yaml:"enabled"`
+	// Retention is how long samples are kept.
+	Retention Duration `yaml:"retention"`
+	// RetentionSize caps the size of the stored blocks; 0 is no cap.
+	RetentionSize Size `yaml:"retention_size"`
+	// QueryTimeout bounds one PromQL query.
+	QueryTimeout Duration `yaml:"query_timeout"`
 }
 
 // SQL configures the SQL store: SQLite in the data dir by default, or a
@@ -114,7 +127,8 @@ func Default() Config {
 			ShutdownTimeout:   Duration(10e9),
 			AccessLog:         true,
 		},
-		Auth: Auth{SessionTTL: Duration(12 * 3600e9), LoginLink: true},
+		Auth:  Auth{SessionTTL: Duration(12 * 3600e9), LoginLink: true},
+		Store: Store{Metrics: Metrics{Enabled: true, Retention: Duration(15 * 24 * 3600e9), QueryTimeout: Duration(120e9)}},
 	}
 }
 
@@ -141,6 +155,15 @@ func (c *Config) Validate() error {
 		default:
 			errs.Add("store.sql.url", "unsupported scheme %q: want sqlite or postgres", scheme)
 		}
+	}
+	if m := c.Store.Metrics; m.Enabled {
+		if m.Retention < Duration(3600e9) {
+			errs.Add("store.metrics.retention", "%s is too short: want at least 1h", m.Retention)
+		}
+		if m.RetentionSize < 0 {
+			errs.Add("store.metrics.retention_size", "must not be negative")
+		}
+		positive(&errs, "store.metrics.query_timeout", m.QueryTimeout)
 	}
 	return errs.Err()
 }

@@ -1,10 +1,16 @@
 package parts
 
-import "github.com/dandan-sre/dandan/internal/component"
+import (
+	"github.com/dandan-sre/dandan/internal/component"
+	"github.com/dandan-sre/dandan/internal/logs"
+	"github.com/dandan-sre/dandan/internal/redis"
+)
 
 // All returns every part built into dandan, in start order.
 func All() []component.Part {
 	return []component.Part{
 		// Parts plug in here, one line each, e.g. logs.Part(), watch.Part().
+		logs.Part(),
+		redis.Part(),
 	}
 }

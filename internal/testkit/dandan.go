@@ -82,7 +82,7 @@ type DandanConfig struct {
 
 // StartDandan writes conf (a text/template over DandanConfig; it should set
 // server.listen to {{.Listen}} and data_dir to {{.DataDir}}) and runs
-// `dandan up` with it until /healthz answers. Stopped with SIGTERM in Cleanup.
+// `dandan up` with it until every component has started. Stopped with SIGTERM in Cleanup.
 func StartDandan(t testing.TB, conf string, env ...string) *Dandan {
 	t.Helper()
 	bin := DandanBinary(t)
@@ -114,6 +114,16 @@ func StartDandan(t testing.TB, conf string, env ...string) *Dandan {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("/healthz: %s", resp.Status)
+			}
+			// Every route but health answers 503 until all components
+			// have started; any other answer means the server is open.
+			resp, err = http.Get(d.URL + "/api/whoami")
+			if err != nil {
+				return err
+			}
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				return fmt.Errorf("dandan is starting")
 			}
 			return nil
 		})
