@@ -57,6 +57,7 @@ cleanup() {
 	if [ "$KEEP" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 mkdir -p "$work/mtail"
 
 if [ -n "${DANDAN:-}" ]; then

@@ -317,12 +317,12 @@ type generator struct {
 
 func newGenerator(o options) *generator {
 	g := &generator{
-		o:         o,
-		r:         rand.New(rand.NewPCG(o.seed, 0x6c6f6767656e)),
-		ts:        templates(),
-		byStatus:  map[int]int64{},
-		byMethod:  map[string]int64{},
-		urls:      map[uint64]struct{}{},
+		o:        o,
+		r:        rand.New(rand.NewPCG(o.seed, 0x6c6f6767656e)),
+		ts:       templates(),
+		byStatus: map[int]int64{},
+		byMethod: map[string]int64{},
+		urls:     map[uint64]struct{}{},
 	}
 	var sum float64
 	for _, t := range g.ts {
