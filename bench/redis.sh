@@ -10,8 +10,10 @@
 #   - a whole-keyspace pattern search (user:0001*, ~10 k hits, with type,
 #     length and TTL) through `dandan redis`'s API, against
 #     `redis-cli --scan --pattern` (COUNT 10; on a cluster: every master in
-#     sequence) and a bare SCAN COUNT 1000 walk (`redis-cli --scan --count
-#     1000`, same pattern);
+#     sequence) and a bare SCAN COUNT 1000 walk of every master in parallel
+#     (BenchmarkScan in internal/redis: redis-cli 7.0 has no --count), which
+#     also times the inspector's search in-process, with and without
+#     type/length/TTL, on the same pattern and on every key;
 #   - a type-filtered search (type=hash, every hash with length and TTL)
 #     against `redis-cli --bigkeys`;
 #   - the most expensive command the inspector sent (INFO commandstats
@@ -32,7 +34,26 @@ trap cleanup EXIT
 for b in redis-server redis-cli redis-benchmark python3 curl; do
   command -v "$b" >/dev/null || { echo "bench/redis.sh: $b is missing (apt-get install redis-server redis-tools python3 curl)" >&2; exit 1; }
 done
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# freeport prints a free loopback port whose cluster bus port (+10000) is
+# free too.
+freeport() {
+  python3 -c '
+import socket, random
+while True:
+    p = random.randint(20000, 50000)
+    try:
+        for q in (p, p + 10000):
+            s = socket.socket(); s.bind(("127.0.0.1", q)); s.close()
+        print(p); break
+    except OSError:
+        pass'
+}
+# waitfor runs a command until it succeeds, for at most 30 s.
+waitfor() {
+  local i
+  for i in $(seq 600); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "bench/redis.sh: gave up waiting for: $*" >&2; exit 1
+}
 ms() { date +%s%3N; }
 
 start_redis() { # dir port [extra config lines...]
@@ -42,11 +63,12 @@ start_redis() { # dir port [extra config lines...]
     for l in "$@"; do echo "$l"; done; } > "$dir/redis.conf"
   redis-server "$dir/redis.conf" > "$dir/log" 2>&1 &
   pids+=($!)
-  until redis-cli -p "$port" ping >/dev/null 2>&1; do sleep 0.05; done
+  waitfor redis-cli -p "$port" ping
 }
 
 echo "== building dandan and starting servers ($N keys)"
 go build -o "$work/dandan" ./cmd/dandan
+go test -c -o "$work/redis.test" ./internal/redis
 solo=$(freeport)
 start_redis "$work/solo" "$solo"
 cports=()
@@ -55,7 +77,8 @@ for i in 0 1 2; do
   start_redis "$work/c$i" "$p" "cluster-enabled yes" "cluster-config-file nodes.conf" "cluster-node-timeout 5000"
 done
 timeout 60 redis-cli --cluster create "127.0.0.1:${cports[0]}" "127.0.0.1:${cports[1]}" "127.0.0.1:${cports[2]}" --cluster-yes >/dev/null
-until [ "$(redis-cli -p "${cports[0]}" cluster info | tr -d '\r' | awk -F: '/cluster_state/ {print $2}')" = ok ]; do sleep 0.1; done
+clusterok() { for p in "${cports[@]}"; do redis-cli -p "$p" cluster info | grep -q 'cluster_state:ok' || return 1; done; }
+waitfor clusterok
 
 echo "== loading (pipelined RESP through redis-cli --pipe)"
 cat > "$work/load.py" <<'PY'
@@ -134,10 +157,11 @@ redis:
     solo: {addr: 127.0.0.1:$solo}
     cluster: {cluster: [127.0.0.1:${cports[0]}]}
   search_budget: 120s
+  bigkeys: {rate: ${BIGKEYS_RATE:-2000}, batch: ${BIGKEYS_BATCH:-20}}
 YAML
 "$work/dandan" redis --config "$work/dandan.yaml" > "$work/dandan.log" 2>&1 &
 pids+=($!)
-until curl -fs "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; do sleep 0.05; done
+waitfor curl -fs "http://127.0.0.1:$port/readyz"
 
 cat > "$work/search.py" <<'PY'
 import json, sys, time, urllib.request, urllib.parse
@@ -163,6 +187,12 @@ clitime() { # ports... -- args...  : run redis-cli with args on each port in seq
   for p in "${ports[@]}"; do lines=$(( lines + $(timeout "$T" redis-cli -p "$p" "$@" | wc -l) )); done
   echo "$(( $(ms) - t0 )) $lines"
 }
+gobench() { # topology pattern: prints bare, search with meta, search names (ms)
+  local env=DANDAN_BENCH_REDIS=127.0.0.1:$solo
+  [ "$1" = cluster ] && env=DANDAN_BENCH_CLUSTER=127.0.0.1:${cports[0]}
+  env "$env" DANDAN_BENCH_PATTERN="$2" timeout "$T" "$work/redis.test" -test.run '^$' -test.bench 'BenchmarkScan/' -test.benchtime 3x |
+    awk '/bare-scan/ {b=$3} /search-meta-true/ {m=$3} /search-meta-false/ {n=$3} END {printf "%.0f %.0f %.0f\n", b/1e6, m/1e6, n/1e6}'
+}
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 best() { # run a command 3 times, keep the fastest (first field)
   local b="" r
@@ -177,18 +207,19 @@ for topo in solo cluster; do
   for p in "${ports[@]}"; do redis-cli -p "$p" config resetstat >/dev/null; done
   read -r ours_ms ours_n ours_pages <<<"$(best search "$topo" "pattern=user:0001*&min=1000000")"
   read -r cli_ms cli_n <<<"$(best clitime "${ports[@]}" -- --scan --pattern 'user:0001*')"
-  read -r bare_ms bare_n <<<"$(best clitime "${ports[@]}" -- --scan --count 1000 --pattern 'user:0001*')"
-  echo "pattern search user:0001*: dandan ${ours_ms} ms (${ours_n} keys with type/len/TTL, ${ours_pages} pages) · redis-cli --scan --pattern ${cli_ms} ms (${cli_n}) · bare SCAN COUNT 1000 ${bare_ms} ms (${bare_n})"
-  echo "  redis-cli / dandan = $(ratio "$cli_ms" "$ours_ms")x (target >= 2.5) · dandan / bare = $(ratio "$ours_ms" "$bare_ms")x (target <= 1.3)"
+  read -r bare_ms insearch_ms innames_ms <<<"$(gobench "$topo" 'user:0001*')"
+  echo "pattern search user:0001*: dandan API ${ours_ms} ms (${ours_n} keys with type/len/TTL, ${ours_pages} pages) · redis-cli --scan --pattern ${cli_ms} ms (${cli_n}) · bare SCAN COUNT 1000 ${bare_ms} ms"
+  echo "  in-process search: with type/len/TTL ${insearch_ms} ms, names only ${innames_ms} ms"
+  echo "  redis-cli / dandan = $(ratio "$cli_ms" "$ours_ms")x (target >= 2.5) · dandan API / bare = $(ratio "$ours_ms" "$bare_ms")x, in-process names / bare = $(ratio "$innames_ms" "$bare_ms")x (target <= 1.3)"
   read -r all_ms all_n all_pages <<<"$(best search "$topo" "pattern=*&min=1000000&meta=0")"
-  read -r barea_ms barea_n <<<"$(best clitime "${ports[@]}" -- --scan --count 1000)"
-  echo "every key name: dandan ${all_ms} ms (${all_n} keys) · bare SCAN COUNT 1000 ${barea_ms} ms (${barea_n}) · dandan / bare = $(ratio "$all_ms" "$barea_ms")x"
+  read -r barea_ms _ inall_ms <<<"$(gobench "$topo" '*')"
+  echo "every key name: dandan API ${all_ms} ms (${all_n} keys, JSON included) · in-process ${inall_ms} ms · bare SCAN COUNT 1000 ${barea_ms} ms · in-process / bare = $(ratio "$inall_ms" "$barea_ms")x"
   read -r typ_ms typ_n typ_pages <<<"$(search "$topo" "pattern=*&type=hash&min=1000000")"
   read -r big_ms big_n <<<"$(clitime "${ports[@]}" -- --bigkeys)"
   echo "type=hash search with len/TTL: dandan ${typ_ms} ms (${typ_n} keys) · redis-cli --bigkeys ${big_ms} ms · bigkeys / dandan = $(ratio "$big_ms" "$typ_ms")x (target >= 1.5)"
   worst=$(for p in "${ports[@]}"; do redis-cli -p "$p" info commandstats | tr -d '\r'; done | awk -F'[:,=]' '/^cmdstat_/ && $0 !~ /cmdstat_(config|info)[|:]/ {print $7, $1}' | sort -rn | head -3 | tr '\n' ';')
   echo "most expensive inspector commands (usec_per_call): $worst"
-  summary+=("$topo: pattern search ${ours_ms} ms vs redis-cli ${cli_ms} ms ($(ratio "$cli_ms" "$ours_ms")x) vs bare ${bare_ms} ms ($(ratio "$ours_ms" "$bare_ms")x); type search ${typ_ms} ms vs --bigkeys ${big_ms} ms ($(ratio "$big_ms" "$typ_ms")x); max usec/call ${worst%%;*}")
+  summary+=("$topo: pattern search ${ours_ms} ms vs redis-cli ${cli_ms} ms ($(ratio "$cli_ms" "$ours_ms")x) vs bare ${bare_ms} ms ($(ratio "$ours_ms" "$bare_ms")x); all names in-process ${inall_ms} ms vs bare ${barea_ms} ms ($(ratio "$inall_ms" "$barea_ms")x); type search ${typ_ms} ms vs --bigkeys ${big_ms} ms ($(ratio "$big_ms" "$typ_ms")x); max usec/call ${worst%%;*}")
 done
 
 echo "== redis-benchmark p99 on the standalone server, alone and beside a big-keys scan"

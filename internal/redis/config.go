@@ -100,8 +100,8 @@ const (
 	defaultPageSize       = 100
 	defaultMaxValueBytes  = 256 << 10
 	defaultTopologyMaxAge = 10 * time.Minute
-	defaultBigKeysRate    = 5000
-	defaultBigKeysBatch   = 100
+	defaultBigKeysRate    = 2000
+	defaultBigKeysBatch   = 20
 	defaultBigKeysTop     = 10
 	defaultDialTimeout    = 5 * time.Second
 	defaultCommandTimeout = 3 * time.Second

@@ -8,17 +8,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"go.uber.org/goleak"
 
+	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/httpapi"
 	"github.com/dandan-sre/dandan/internal/sqlstore"
 	"github.com/dandan-sre/dandan/internal/ui"
-	"github.com/dandan-sre/dandan/internal/component"
 )
 
 func TestMain(m *testing.M) {
@@ -162,8 +161,5 @@ func skipShort(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("starts redis-server")
-	}
-	if os.Getenv("DANDAN_NO_REDIS") != "" {
-		t.Skip("DANDAN_NO_REDIS set")
 	}
 }

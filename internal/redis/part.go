@@ -45,8 +45,8 @@ const example = `# Redis inspector: search keys, view values, clients, cluster, 
 #   max_value_bytes: 256KiB   # of a string read at once
 #   topology_max_age: 10m     # cluster map reloads on MOVED/ASK, reconnects, unknown nodes, or after this
 #   bigkeys:
-#     rate: 5000              # keys per second per node
-#     batch: 100              # SCAN COUNT per step
+#     rate: 2000              # keys per second per node
+#     batch: 20               # SCAN COUNT and pipeline size per step
 #     top: 10                 # keys kept per type and measure
 `
 

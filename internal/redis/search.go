@@ -35,7 +35,8 @@ type KeyInfo struct {
 	// Node is the address of the server that holds the key.
 	Node string `json:"node"`
 
-	raw []byte
+	raw  []byte
+	hash uint64 // in a search's seen set
 }
 
 func newKeyInfo(key []byte, addr string, cluster bool) KeyInfo {
@@ -168,6 +169,9 @@ func (ss *searches) start(ctx context.Context, c *Conn, p searchParams) (*search
 	wg.Wait()
 	for _, cmd := range pipe {
 		s.total += cmd.Val()
+	}
+	if matchAll(p.Pattern) && p.Type == "" {
+		s.seen = make(map[uint64]struct{}, min(s.total, 1<<22))
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -308,13 +312,11 @@ func (s *search) next(ctx context.Context, budget time.Duration, parallel, count
 	if cancelled {
 		return SearchPage{}, errSearchGone
 	}
-	if len(errs) > 0 && len(pg.hits) == 0 {
+	hits := pg.keys()
+	if len(errs) > 0 && len(hits) == 0 {
 		return SearchPage{}, errors.Join(errs...)
 	}
-	out := SearchPage{Keys: pg.hits, Progress: s.progress(), ElapsedMS: time.Since(began).Milliseconds()}
-	if out.Keys == nil {
-		out.Keys = []KeyInfo{}
-	}
+	out := SearchPage{Keys: hits, Progress: s.progress(), ElapsedMS: time.Since(began).Milliseconds()}
 	out.Done = out.Progress.Fraction >= 1 && allDone(s.nodes)
 	if !out.Done {
 		out.Cursor = s.id
@@ -366,7 +368,24 @@ type pageRun struct {
 
 	hitsN atomic.Int64
 	mu    sync.Mutex // guards hits
-	hits  []KeyInfo
+	// hits are the batches of keys found, joined once at the end of the
+	// page (growing one slice of large structs would copy them often).
+	hits [][]KeyInfo
+}
+
+// keys returns the page's hits in one slice.
+func (pg *pageRun) keys() []KeyInfo {
+	pg.mu.Lock()
+	defer pg.mu.Unlock()
+	n := 0
+	for _, h := range pg.hits {
+		n += len(h)
+	}
+	out := make([]KeyInfo, 0, n)
+	for _, h := range pg.hits {
+		out = append(out, h...)
+	}
+	return out
 }
 
 func (pg *pageRun) enough() bool {
@@ -401,11 +420,7 @@ func (pg *pageRun) scan(ctx context.Context, sn *scanNode) error {
 		if err != nil {
 			return err
 		}
-		fresh := s.unseen(keys)
-		infos := make([]KeyInfo, 0, len(fresh))
-		for _, k := range fresh {
-			infos = append(infos, newKeyInfo([]byte(k), sn.node.Addr, s.cluster))
-		}
+		infos := s.unseen(keys, sn.node.Addr)
 		if p.Meta && len(infos) > 0 {
 			if err := s.conn.describe(ctx, cl, infos, p.Type); err != nil {
 				return err
@@ -439,15 +454,25 @@ func (pg *pageRun) scan(ctx context.Context, sn *scanNode) error {
 	return nil
 }
 
-// unseen returns the keys not returned before by this search.
-func (s *search) unseen(keys []string) []string {
+// unseen returns the keys not returned before by this search, as KeyInfos
+// from addr, each with its hash for commit.
+func (s *search) unseen(keys []string, addr string) []KeyInfo {
+	hs := make([]uint64, len(keys))
+	for i, k := range keys {
+		hs[i] = maphash.String(s.seed, k)
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := keys[:0:0]
-	for _, k := range keys {
-		if _, ok := s.seen[maphash.String(s.seed, k)]; !ok {
-			out = append(out, k)
+	fresh := make([]int, 0, len(keys))
+	for i := range keys {
+		if _, ok := s.seen[hs[i]]; !ok {
+			fresh = append(fresh, i)
 		}
+	}
+	s.mu.Unlock()
+	out := make([]KeyInfo, len(fresh))
+	for j, i := range fresh {
+		out[j] = newKeyInfo([]byte(keys[i]), addr, s.cluster)
+		out[j].hash = hs[i]
 	}
 	return out
 }
@@ -462,11 +487,10 @@ func (pg *pageRun) commit(infos []KeyInfo) {
 		if k.TTLms != nil && *k.TTLms == -2 {
 			continue // deleted or moved between SCAN and describe
 		}
-		h := maphash.Bytes(s.seed, k.raw)
-		if _, ok := s.seen[h]; ok {
+		if _, ok := s.seen[k.hash]; ok {
 			continue
 		}
-		s.seen[h] = struct{}{}
+		s.seen[k.hash] = struct{}{}
 		kept = append(kept, k)
 	}
 	s.found += len(kept)
@@ -475,7 +499,7 @@ func (pg *pageRun) commit(infos []KeyInfo) {
 		return
 	}
 	pg.mu.Lock()
-	pg.hits = append(pg.hits, kept...)
+	pg.hits = append(pg.hits, kept)
 	pg.mu.Unlock()
 	pg.hitsN.Add(int64(len(kept)))
 }
@@ -562,13 +586,9 @@ func (pg *pageRun) fixSlot(ctx context.Context, sn *scanNode, ls lostSlot) error
 		if err != nil {
 			return fmt.Errorf("CLUSTER GETKEYSINSLOT %d on %s: %w", slot, addr, err)
 		}
-		var infos []KeyInfo
-		for _, k := range s.unseen(keys) {
-			if !matchAll(s.params.Pattern) && !globMatch([]byte(s.params.Pattern), []byte(k)) {
-				continue
-			}
-			infos = append(infos, newKeyInfo([]byte(k), addr, true))
-		}
+		infos := slices.DeleteFunc(s.unseen(keys, addr), func(k KeyInfo) bool {
+			return !matchAll(s.params.Pattern) && !globMatch([]byte(s.params.Pattern), k.raw)
+		})
 		if len(infos) == 0 {
 			continue
 		}

@@ -152,7 +152,7 @@ func TestPages(t *testing.T) {
 // count returns how many elements match selector in the tab.
 func count(t *testing.T, ctx context.Context, selector string) int {
 	t.Helper()
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(` + "`" + selector + "`" + `).length`))
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+selector+"`"+`).length`))
 	if err != nil {
 		t.Fatal(err)
 	}

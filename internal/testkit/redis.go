@@ -209,6 +209,9 @@ func StartRedisCluster(t testing.TB) *RedisCluster {
 			"cluster-enabled yes",
 			"cluster-config-file nodes.conf",
 			"cluster-node-timeout 5000",
+			// Roles stay as created: a slow test machine must not see a
+			// replica take over a master in the middle of a test.
+			"cluster-replica-no-failover yes",
 			"cluster-port",
 			"repl-diskless-sync-delay 0",
 		})
@@ -307,6 +310,15 @@ func clusterState(addrs []string) (*RedisCluster, error) {
 	}
 	if len(c.Masters)+len(c.Replicas) != len(addrs) {
 		return nil, fmt.Errorf("CLUSTER NODES on %s lists %d masters and %d replicas", addrs[0], len(c.Masters), len(c.Replicas))
+	}
+	for _, m := range c.Masters {
+		info, err := redisDo(m, "INFO", "replication")
+		if err != nil {
+			return nil, err
+		}
+		if !strings.Contains(info, "role:master\r\n") {
+			return nil, fmt.Errorf("%s is listed as a master but is not one yet", m)
+		}
 	}
 	for _, r := range c.Replicas {
 		info, err := redisDo(r, "INFO", "replication")
