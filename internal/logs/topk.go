@@ -26,21 +26,26 @@ func (k *clientKey) String() string { return string(k.b[:k.n]) }
 // counters, and an address not among them takes the place of the smallest,
 // inheriting its count as a possible overcount. Any address with more than
 // total/capacity requests is kept, and a kept count is at most its error
-// above the true one. The counters form a min-heap.
+// above the true one. Counters stay in fixed slots (the map points at a
+// slot, so moving a counter in the min-heap never touches the map); the
+// heap orders slot numbers.
 type topK struct {
 	capacity int
-	index    map[clientKey]int32 // key → heap position
-	heap     []topEntry
+	index    map[clientKey]int32 // key → slot
+	slots    []topEntry
+	heap     []int32 // slot numbers, a min-heap by count
 }
 
 type topEntry struct {
 	key   clientKey
 	count uint64
 	err   uint64
+	pos   int32 // position in heap
 }
 
 func newTopK(capacity int) *topK {
-	return &topK{capacity: capacity, index: make(map[clientKey]int32, capacity), heap: make([]topEntry, 0, capacity)}
+	return &topK{capacity: capacity, index: make(map[clientKey]int32, capacity),
+		slots: make([]topEntry, 0, capacity), heap: make([]int32, 0, capacity)}
 }
 
 func (t *topK) add(b []byte, n uint64) {
@@ -49,33 +54,36 @@ func (t *topK) add(b []byte, n uint64) {
 }
 
 func (t *topK) addKey(k clientKey, n, err uint64) {
-	if i, ok := t.index[k]; ok {
-		t.heap[i].count += n
-		t.heap[i].err += err
-		t.down(int(i))
+	if s, ok := t.index[k]; ok {
+		e := &t.slots[s]
+		e.count += n
+		e.err += err
+		t.down(int(e.pos))
 		return
 	}
-	if len(t.heap) < t.capacity {
-		t.heap = append(t.heap, topEntry{key: k, count: n, err: err})
-		i := len(t.heap) - 1
-		t.index[k] = int32(i)
-		t.up(i)
+	if len(t.slots) < t.capacity {
+		s := int32(len(t.slots))
+		t.slots = append(t.slots, topEntry{key: k, count: n, err: err, pos: int32(len(t.heap))})
+		t.heap = append(t.heap, s)
+		t.index[k] = s
+		t.up(len(t.heap) - 1)
 		return
 	}
 	// Replace the smallest.
-	min := t.heap[0]
-	delete(t.index, min.key)
-	t.heap[0] = topEntry{key: k, count: min.count + n, err: min.count + err}
-	t.index[k] = 0
+	s := t.heap[0]
+	e := &t.slots[s]
+	delete(t.index, e.key)
+	*e = topEntry{key: k, count: e.count + n, err: e.count + err, pos: 0}
+	t.index[k] = s
 	t.down(0)
 }
 
-func (t *topK) less(i, j int) bool { return t.heap[i].count < t.heap[j].count }
+func (t *topK) less(i, j int) bool { return t.slots[t.heap[i]].count < t.slots[t.heap[j]].count }
 
 func (t *topK) swap(i, j int) {
 	t.heap[i], t.heap[j] = t.heap[j], t.heap[i]
-	t.index[t.heap[i].key] = int32(i)
-	t.index[t.heap[j].key] = int32(j)
+	t.slots[t.heap[i]].pos = int32(i)
+	t.slots[t.heap[j]].pos = int32(j)
 }
 
 func (t *topK) up(i int) {
@@ -118,9 +126,9 @@ type Client struct {
 
 // top returns the n clients with the most requests, most first.
 func (t *topK) top(n int) []Client {
-	out := make([]Client, 0, len(t.heap))
-	for i := range t.heap {
-		e := &t.heap[i]
+	out := make([]Client, 0, len(t.slots))
+	for i := range t.slots {
+		e := &t.slots[i]
 		out = append(out, Client{Addr: e.key.String(), Count: e.count, Error: e.err})
 	}
 	slices.SortFunc(out, func(a, b Client) int {
@@ -134,8 +142,8 @@ func (t *topK) top(n int) []Client {
 
 // merge adds o's counters to t.
 func (t *topK) merge(o *topK) {
-	for i := range o.heap {
-		e := &o.heap[i]
+	for i := range o.slots {
+		e := &o.slots[i]
 		t.addKey(e.key, e.count, e.err)
 	}
 }

@@ -125,7 +125,8 @@ func TestCluster(t *testing.T) {
 		got := slices.Clone(page.Keys)
 		// Move 300 slots from the first master to the second, and leave
 		// one more half migrated while the search goes on.
-		src, dst := cl.Masters[0], cl.Masters[1]
+		live := liveMasters(t, cl.Addrs())
+		src, dst := live[0], live[1]
 		first, _ := firstSlots(t, admin, src)
 		for s := first; s < first+300; s++ {
 			migrateSlot(t, src, dst, s, true)
@@ -188,6 +189,48 @@ func slotOwners(t *testing.T, c *goredis.ClusterClient) []string {
 	return owner
 }
 
+// liveMasters returns the addresses of the nodes that serve slots and
+// say they are masters now, ordered by first slot. On a loaded machine a
+// freshly made cluster may still settle who is master after it formed.
+func liveMasters(t *testing.T, addrs []string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var out []string
+	testkit.Eventually(t, 20*time.Second, func() error {
+		c := goredis.NewClient(&goredis.Options{Addr: addrs[0], Protocol: 2})
+		defer c.Close()
+		ss, err := c.ClusterSlots(ctx).Result()
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(ss, func(a, b goredis.ClusterSlot) int { return int(a.Start - b.Start) })
+		out = out[:0]
+		seen := map[string]bool{}
+		for _, s := range ss {
+			addr := s.Nodes[0].Addr
+			if seen[addr] {
+				continue
+			}
+			seen[addr] = true
+			n := goredis.NewClient(&goredis.Options{Addr: addr, Protocol: 2})
+			role, err := n.Do(ctx, "role").Slice()
+			n.Close()
+			if err != nil {
+				return err
+			}
+			if len(role) == 0 || role[0] != "master" {
+				return fmt.Errorf("%s serves slots but says it is %v", addr, role)
+			}
+			out = append(out, addr)
+		}
+		if len(out) != 3 {
+			return fmt.Errorf("%d masters serve slots", len(out))
+		}
+		return nil
+	})
+	return out
+}
+
 func firstSlots(t *testing.T, c *goredis.ClusterClient, addr string) (int, int) {
 	t.Helper()
 	ss, err := c.ClusterSlots(context.Background()).Result()
@@ -228,9 +271,14 @@ func migrateSlot(t *testing.T, src, dst string, slot int, finish bool) {
 		// after the cluster formed ("use SETSLOT only with masters").
 		testkit.Eventually(t, 10*time.Second, func() error {
 			if err := d.Do(ctx, "cluster", "setslot", slot, "importing", srcID).Err(); err != nil {
-				return err
+				role, _ := d.Do(ctx, "role").Slice()
+				return fmt.Errorf("dst %s (role %v): %w", dst, role, err)
 			}
-			return s.Do(ctx, "cluster", "setslot", slot, "migrating", dstID).Err()
+			if err := s.Do(ctx, "cluster", "setslot", slot, "migrating", dstID).Err(); err != nil {
+				role, _ := s.Do(ctx, "role").Slice()
+				return fmt.Errorf("src %s (role %v): %w", src, role, err)
+			}
+			return nil
 		})
 	}
 	host, port, _ := net.SplitHostPort(dst)
