@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -121,11 +120,7 @@ func StartApache(t testing.TB, conf string) *Apache {
 		if err := os.WriteFile(confPath, []byte(full), 0o644); err != nil {
 			t.Fatalf("start apache: %v", err)
 		}
-		for _, f := range []string{log, a.ErrorLog, pidPath} {
-			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
-				t.Fatalf("start apache: %v", err)
-			}
-		}
+		removeFiles(t, "start apache", log, a.ErrorLog, pidPath)
 		p, err := start(t, procOpts{dir: dir, log: log, stopSig: syscall.SIGTERM},
 			bin, "-f", confPath, "-d", dir, "-D", "FOREGROUND")
 		if err != nil {
@@ -133,12 +128,8 @@ func StartApache(t testing.TB, conf string) *Apache {
 		}
 		// Apache writes its pid file after it has bound its ports.
 		err = waitReady(p, func() error {
-			b, err := os.ReadFile(pidPath)
-			if err != nil {
+			if err := ownsPidFile(pidPath, p.pid); err != nil {
 				return err
-			}
-			if strings.TrimSpace(string(b)) != strconv.Itoa(p.pid) {
-				return fmt.Errorf("pid file %s holds %q, not %d", pidPath, b, p.pid)
 			}
 			return dialable(a.Addr)
 		})

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,11 +121,7 @@ func StartNginx(t testing.TB, conf string) *Nginx {
 		if err := os.WriteFile(confPath, []byte(full), 0o644); err != nil {
 			t.Fatalf("start nginx: %v", err)
 		}
-		for _, f := range []string{log, n.ErrorLog, pidPath} {
-			if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
-				t.Fatalf("start nginx: %v", err)
-			}
-		}
+		removeFiles(t, "start nginx", log, n.ErrorLog, pidPath)
 		p, err := start(t, procOpts{dir: dir, log: log, stopSig: syscall.SIGQUIT},
 			bin, "-p", dir+"/", "-c", confPath, "-e", n.ErrorLog)
 		if err != nil {
@@ -136,12 +131,8 @@ func StartNginx(t testing.TB, conf string) *Nginx {
 		// port that answers before that belongs to someone else, and one
 		// that does not answer after that is not in the configuration.
 		err = waitReady(p, func() error {
-			b, err := os.ReadFile(pidPath)
-			if err != nil {
+			if err := ownsPidFile(pidPath, p.pid); err != nil {
 				return err
-			}
-			if strings.TrimSpace(string(b)) != strconv.Itoa(p.pid) {
-				return fmt.Errorf("pid file %s holds %q, not %d", pidPath, b, p.pid)
 			}
 			if err := dialable(n.Addr); err != nil {
 				return giveUp(fmt.Errorf("%w (does the configuration listen on {{.Listen}}?)", err))

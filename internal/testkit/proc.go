@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -208,3 +209,27 @@ func addrInUse(path string) bool {
 // startAttempts is how often a starter tries a new port when its port was
 // taken between FreeAddr and the bind.
 const startAttempts = 3
+
+// ownsPidFile returns nil once the pid file at path holds pid: servers
+// write it after binding their ports, so it tells our server from another
+// one on the same port.
+func ownsPidFile(path string, pid int) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(string(b)) != strconv.Itoa(pid) {
+		return fmt.Errorf("pid file %s holds %q, not %d", path, b, pid)
+	}
+	return nil
+}
+
+// removeFiles removes what a previous start attempt left behind.
+func removeFiles(t testing.TB, what string, files ...string) {
+	t.Helper()
+	for _, f := range files {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+}
