@@ -566,12 +566,7 @@ func (p *Redis) pageInfo(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	sel := q.Get("node")
-	if sel == "" && c.cluster != nil {
-		if ms, err := c.masters(r.Context()); err == nil {
-			sel = ms[0].Addr
-		}
-	}
+	sel := p.pageNode(r, c)
 	out, err := p.info(r.Context(), c, sel, q.Get("section"))
 	if err != nil {
 		return apiErr(err)
@@ -580,6 +575,18 @@ func (p *Redis) pageInfo(w http.ResponseWriter, r *http.Request) error {
 		Sections: []string{"server", "clients", "memory", "persistence", "stats", "replication", "cpu", "commandstats", "errorstats", "cluster", "keyspace"},
 		Stats:    "/api/redis/" + url.PathEscape(c.name) + "/stats"}
 	return p.pages.Render(w, r, http.StatusOK, "info", "Redis info · "+c.name, v)
+}
+
+// pageNode is the node a per-node page shows: ?node=, or on a cluster the
+// first master.
+func (p *Redis) pageNode(r *http.Request, c *Conn) string {
+	sel := r.URL.Query().Get("node")
+	if sel == "" && c.cluster != nil {
+		if ms, err := c.masters(r.Context()); err == nil {
+			sel = ms[0].Addr
+		}
+	}
+	return sel
 }
 
 // ConfigView is the config page.
@@ -596,12 +603,7 @@ func (p *Redis) pageConfig(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	sel := q.Get("node")
-	if sel == "" && c.cluster != nil {
-		if ms, err := c.masters(r.Context()); err == nil {
-			sel = ms[0].Addr
-		}
-	}
+	sel := p.pageNode(r, c)
 	out, err := p.configView(r.Context(), c, sel, q.Get("pattern"))
 	if err != nil {
 		return apiErr(err)
