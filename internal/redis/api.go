@@ -224,23 +224,38 @@ func (p *Redis) apiKey(w http.ResponseWriter, r *http.Request) error {
 	return httpapi.JSON(w, http.StatusOK, v)
 }
 
-func (p *Redis) apiFields(w http.ResponseWriter, r *http.Request) error {
+// fieldQuery is a field search as the request asked for it.
+type fieldQuery struct {
+	key []byte
+	min int
+}
+
+// fieldsRequest reads a field search from r (connection, key name, min,
+// pattern, cursor) and runs it; the API and the page share it.
+func (p *Redis) fieldsRequest(r *http.Request) (*Conn, fieldQuery, *FieldPage, error) {
+	var fq fieldQuery
 	c, err := p.conn(r)
 	if err != nil {
-		return err
+		return nil, fq, nil, err
 	}
-	key, err := keyName(r)
-	if err != nil {
-		return err
+	if fq.key, err = keyName(r); err != nil {
+		return nil, fq, nil, err
 	}
-	min, err := intParam(r, "min", 50, 1, 100000)
-	if err != nil {
-		return err
+	if fq.min, err = intParam(r, "min", 50, 1, 100000); err != nil {
+		return nil, fq, nil, err
 	}
 	q := r.URL.Query()
-	fp, err := p.fields(r.Context(), c, key, q.Get("pattern"), min, q.Get("cursor"))
+	fp, err := p.fields(r.Context(), c, fq.key, q.Get("pattern"), fq.min, q.Get("cursor"))
 	if err != nil {
-		return apiErr(err)
+		return nil, fq, nil, apiErr(err)
+	}
+	return c, fq, fp, nil
+}
+
+func (p *Redis) apiFields(w http.ResponseWriter, r *http.Request) error {
+	_, _, fp, err := p.fieldsRequest(r)
+	if err != nil {
+		return err
 	}
 	return httpapi.JSON(w, http.StatusOK, fp)
 }

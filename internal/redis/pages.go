@@ -380,23 +380,11 @@ func (p *Redis) pageItems(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (p *Redis) pageFields(w http.ResponseWriter, r *http.Request) error {
-	c, err := p.conn(r)
+	c, fq, fp, err := p.fieldsRequest(r)
 	if err != nil {
 		return err
 	}
-	key, err := keyName(r)
-	if err != nil {
-		return err
-	}
-	min, err := intParam(r, "min", 50, 1, 100000)
-	if err != nil {
-		return err
-	}
-	q := r.URL.Query()
-	fp, err := p.fields(r.Context(), c, key, q.Get("pattern"), min, q.Get("cursor"))
-	if err != nil {
-		return apiErr(err)
-	}
+	key, q, min := fq.key, r.URL.Query(), fq.min
 	cv := p.connView(r, c, "Keys")
 	iv := ItemsView{Kind: fp.Key.Type, Rows: itemRows(fp.Key.Type, fp.Items), Base: cv.Base, B64: b64(key), CanWrite: cv.CanWrite}
 	if fp.Cursor != "" {
