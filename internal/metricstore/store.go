@@ -255,3 +255,12 @@ var (
 	_ Appender   = appender{}
 	_ Appender   = errAppender{}
 )
+
+// Sample is one float sample of a series: what sources (the watchdog's
+// log jobs, status pages, host metrics) produce and outputs (this store,
+// remote_write, OpenTSDB) consume.
+type Sample struct {
+	Labels Labels  // with __name__
+	T      int64   // Unix milliseconds
+	V      float64 // the value
+}
