@@ -90,7 +90,7 @@ headless-browser page checks. One binary, one config, one web UI.`,
 	for _, p := range a.parts {
 		run := a.runAlone(p.Name)
 		if p.Command != nil {
-			root.AddCommand(p.Command(run))
+			root.AddCommand(p.Command(component.Env{RunAlone: run, Section: a.section(p.Name)}))
 			continue
 		}
 		if p.New == nil {
@@ -143,4 +143,20 @@ func (a *App) load(cmd *cobra.Command, path string) (*config.Config, error) {
 		return nil, &exitError{code: 2, err: errSilent}
 	}
 	return cfg, nil
+}
+
+// section returns a function that loads the config and returns part
+// name's section: `dandan watch --once` checks it without running.
+func (a *App) section(name string) func(cmd *cobra.Command) (component.Config, string, error) {
+	return func(cmd *cobra.Command) (component.Config, string, error) {
+		cfg, err := a.load(cmd, "")
+		if err != nil {
+			return nil, "", err
+		}
+		sec, ok := cfg.Parts[name]
+		if !ok {
+			return nil, "", &exitError{code: 2, err: fmt.Errorf("%s has no %s section: add one (dandan config example shows it)", cfg.File, name)}
+		}
+		return sec.Config, cfg.DataDir, nil
+	}
 }

@@ -125,6 +125,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	shared := []component.Component{storeComponent{db}}
 	var metrics *metricstore.Service
 	var appendable metricstore.Appendable // nil, not a nil *Service, when off
+	var querier metricstore.Querier
 	if m := cfg.Store.Metrics; m.Enabled {
 		metrics = metricstore.NewService(filepath.Join(cfg.DataDir, "metrics"), metricstore.Options{
 			Retention:     m.Retention.Std(),
@@ -134,7 +135,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 			Registerer:    reg,
 		})
 		shared = append(shared, metrics)
-		appendable = metrics
+		appendable, querier = metrics, metrics
 	}
 	runner := component.NewRunner(log, shared)
 	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "dandan_ready", Help: "1 when every component is ready, else 0."}, func() float64 {
@@ -170,6 +171,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 			Registerer: prometheus.WrapRegistererWith(prometheus.Labels{"part": p.Name}, reg),
 			SQL:        db,
 			Metrics:    appendable,
+			Query:      querier,
 			UI:         srv.UI(),
 		}
 		c, err := p.New(deps, sec.Config)

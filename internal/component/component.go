@@ -45,11 +45,22 @@ type Part struct {
 	Example   string
 	NewConfig func() Config                         // defaults; Validate reports by key path; nil: no section
 	New       func(Deps, Config) (Component, error) // no I/O until Start; nil for a command-only part
-	// Command returns the part's own command, `dandan <name>`, given a
-	// function that runs the part alone (with the shared pieces: server,
-	// UI, store) as `up` would with only this part enabled. Nil gets a
-	// plain `dandan <name>` that does just that.
-	Command func(runAlone RunAlone) *cobra.Command
+	// Command returns the part's own command, `dandan <name>`, given what
+	// the command needs from the CLI: running the part alone (with the
+	// shared pieces: server, UI, store) as `up` would with only this part
+	// enabled, and loading the part's config section. Nil gets a plain
+	// `dandan <name>` that runs the part alone.
+	Command func(env Env) *cobra.Command
+}
+
+// Env is what a part's command gets from the CLI.
+type Env struct {
+	// RunAlone runs only this part until SIGINT or SIGTERM.
+	RunAlone RunAlone
+	// Section loads the config named by cmd's --config and returns the
+	// part's section, decoded and valid, with the whole config's data
+	// dir; problems are printed already and the error is for the exit code.
+	Section func(cmd *cobra.Command) (c Config, dataDir string, err error)
 }
 
 // RunAlone loads the config named by cmd's --config and runs only the part
@@ -65,6 +76,9 @@ type Deps struct {
 	// Metrics appends samples to the embedded metric store; usable from
 	// Start on. Nil when store.metrics.enabled is false.
 	Metrics metricstore.Appendable
+	// Query answers PromQL instant queries on the embedded store; usable
+	// from Start on. Nil when store.metrics.enabled is false.
+	Query metricstore.Querier
 	// UI renders pages in the shared layout: parse the part's templates
 	// with UI.Parse in New, render them from the part's page handlers.
 	UI *ui.UI

@@ -57,6 +57,9 @@ type Server struct {
 	MaxBodyBytes      Size     `yaml:"max_body_bytes"`
 	ShutdownTimeout   Duration `yaml:"shutdown_timeout"`
 	AccessLog         bool     `yaml:"access_log"`
+	// AccessLogFile, when set, is a file that gets a line per request in
+	// nginx's media format, so the watchdog can tail dandan itself.
+	AccessLogFile string `yaml:"access_log_file"`
 }
 
 // TLS names the certificate and key files; both empty serves plain HTTP.

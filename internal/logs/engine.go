@@ -331,14 +331,9 @@ func (a *Aggregator) status(code int) string {
 func (a *Aggregator) newRequestSeries(key uint64, pathID int32, method, status int) *RequestSeries {
 	s := &RequestSeries{Path: a.paths.names[pathID], Method: a.methods[method], Status: a.status(status),
 		id: int32(len(a.reqL)), pathID: pathID, code: status}
-	hkey := uint64(pathID)<<20 | uint64(method)<<10
-	h := a.hists[hkey]
+	h := a.hists[uint64(pathID)<<20|uint64(method)<<10]
 	if h == nil {
-		n := len(a.bounds) + 1
-		h = &DurationSeries{Path: s.Path, Method: s.Method, Buckets: make([]uint64, n), prevBucket: make([]uint64, n),
-			id: int32(len(a.histL)), pathID: pathID}
-		a.hists[hkey] = h
-		a.histL = append(a.histL, h)
+		h = a.newHist(pathID, method)
 	}
 	s.hist = h
 	a.reqs[key] = s

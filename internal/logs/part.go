@@ -12,6 +12,6 @@ func Part() component.Part {
 	return component.Part{
 		Name:    "logs",
 		Summary: "access logs to request metrics: dandan logs parse",
-		Command: func(component.RunAlone) *cobra.Command { return Command() },
+		Command: func(component.Env) *cobra.Command { return Command() },
 	}
 }

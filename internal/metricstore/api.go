@@ -104,6 +104,7 @@ func (a *api) mount(m *httpapi.Mux) {
 		}
 		m.Handle(rt.pattern, rt.role, a.wrap(handlers[path]))
 	}
+	m.Handle("GET /federate", httpapi.Viewer, http.HandlerFunc(a.federate)) // federate.go
 }
 
 // Error types of the envelope, as Prometheus names them.

@@ -264,3 +264,6 @@ type Sample struct {
 	T      int64   // Unix milliseconds
 	V      float64 // the value
 }
+
+// Compare orders label sets as Prometheus does.
+func Compare(a, b Labels) int { return labels.Compare(a, b) }

@@ -4,6 +4,7 @@ import (
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/logs"
 	"github.com/dandan-sre/dandan/internal/redis"
+	"github.com/dandan-sre/dandan/internal/watch"
 )
 
 // All returns every part built into dandan, in start order.
@@ -11,6 +12,7 @@ func All() []component.Part {
 	return []component.Part{
 		// Parts plug in here, one line each, e.g. logs.Part(), watch.Part().
 		logs.Part(),
+		watch.Part(),
 		redis.Part(),
 	}
 }

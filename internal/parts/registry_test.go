@@ -23,8 +23,12 @@ import (
 const module = "github.com/dandan-sre/dandan/"
 
 // shared are the packages every part may import; any other package under
-// internal/ is a part.
-var shared = []string{"buildinfo", "cli", "component", "config", "httpapi", "parts", "server", "sqlstore", "testkit", "ui"}
+// internal/ is a part. The libraries of the metric path (metricstore,
+// tail, journal, remotewrite, opentsdb, webstatus, hostmetrics) are
+// shared; so is logs, the access-log engine, whose part is only the
+// command `dandan logs parse`.
+var shared = []string{"buildinfo", "cli", "component", "config", "httpapi", "parts", "server", "sqlstore", "testkit", "ui",
+	"metricstore", "tail", "journal", "remotewrite", "opentsdb", "webstatus", "hostmetrics", "logs"}
 
 // packageDirs returns every directory under ../../internal and ../../cmd
 // that holds non-test Go files.
@@ -147,7 +151,7 @@ func TestParts(t *testing.T) {
 			if !strings.Contains(string(example), "\n"+p.Name+":") && !strings.Contains(string(example), "\n# "+p.Name+":") {
 				t.Errorf("examples/dandan.yaml has no %s section", p.Name)
 			}
-			if p.Command != nil && p.Command(nil).Example == "" {
+			if p.Command != nil && p.Command(component.Env{}).Example == "" {
 				t.Errorf("dandan %s has no examples in --help", p.Name)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -57,6 +59,7 @@ type Server struct {
 	ln      net.Listener
 	started time.Time
 	open    atomic.Bool // set by Open once every component has started
+	access  *accessFile // server.access_log_file, nil when unset
 }
 
 // New builds the server, its authentication, the UI and the shell's routes.
@@ -112,6 +115,16 @@ func (s *Server) Open() { s.open.Store(true) }
 
 // Listen binds the configured address, loading the TLS key pair if set.
 func (s *Server) Listen() error {
+	if s.cfg.AccessLogFile != "" && s.access == nil {
+		if err := os.MkdirAll(filepath.Dir(s.cfg.AccessLogFile), 0o750); err != nil {
+			return fmt.Errorf("server.access_log_file: %w", err)
+		}
+		a, err := openAccessFile(s.cfg.AccessLogFile)
+		if err != nil {
+			return fmt.Errorf("server.access_log_file: %w", err)
+		}
+		s.access = a
+	}
 	ln, err := net.Listen("tcp", s.cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", s.cfg.Listen, err)
@@ -160,7 +173,11 @@ func (s *Server) Serve() error {
 // Shutdown stops accepting connections and waits for requests in flight
 // until ctx is done.
 func (s *Server) Shutdown(ctx context.Context) error {
-	return s.http.Shutdown(ctx)
+	err := s.http.Shutdown(ctx)
+	if s.access != nil {
+		s.access.close()
+	}
+	return err
 }
 
 // handler wraps the mux: panics → 500, request IDs, the access log, body
@@ -270,6 +287,13 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		rec := &recorder{ResponseWriter: w}
 		t0 := time.Now()
 		next.ServeHTTP(rec, r)
+		if s.access != nil {
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			s.access.log(r, status, rec.bytes, t0, time.Since(t0))
+		}
 		if !s.cfg.AccessLog {
 			return
 		}

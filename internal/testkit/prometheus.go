@@ -19,6 +19,12 @@ type Prometheus struct {
 	Dir string
 	// Promtool is the promtool beside the server, or "" when there is none.
 	Promtool string
+
+	bin   string     // the prometheus binary
+	flags []string   // its command line, the same at every Restart
+	log   string     // its stdout and stderr, appended to at every start
+	proc  *process   // the running server; stopped when Stop was called
+	owner testing.TB // the test of StartPrometheus, whose end stops the server
 }
 
 // URL returns the http URL of path on the server; path starts with "/".
@@ -73,7 +79,7 @@ func StartPrometheus(t testing.TB, args ...string) *Prometheus {
 		}
 		err = waitReady(p, func() error { return httpOK("http://" + addr + "/-/ready") })
 		if err == nil {
-			return &Prometheus{Addr: addr, Dir: dir, Promtool: promtool}
+			return &Prometheus{Addr: addr, Dir: dir, Promtool: promtool, bin: bin, flags: flags, log: log, proc: p, owner: t}
 		}
 		p.stop()
 		if attempt < startAttempts && addrInUse(log) {
@@ -81,6 +87,34 @@ func StartPrometheus(t testing.TB, args ...string) *Prometheus {
 		}
 		t.Fatalf("start prometheus in %s: %v\n%s", dir, err, tail(log))
 	}
+}
+
+// Stop stops the server (SIGTERM, then SIGKILL after 10s) and waits for it
+// to exit, keeping its data directory: an outage until Restart. Stopping a
+// stopped server does nothing.
+func (p *Prometheus) Stop(t testing.TB) {
+	t.Helper()
+	p.proc.stop()
+}
+
+// Restart stops the server if it runs and starts it again with the same
+// flags, on the same address and data directory, and returns once /-/ready
+// answers 200: the TSDB has replayed its WAL, so every sample the server
+// accepted before is queryable again. It fails t when the address was
+// taken meanwhile. The server runs until the end of the test that started
+// it, even when t is one of its subtests.
+func (p *Prometheus) Restart(t testing.TB) {
+	t.Helper()
+	p.proc.stop()
+	proc, err := start(p.owner, procOpts{dir: p.Dir, log: p.log}, p.bin, p.flags...)
+	if err != nil {
+		t.Fatalf("restart prometheus: %v", err)
+	}
+	if err := waitReady(proc, func() error { return httpOK(p.URL("/-/ready")) }); err != nil {
+		proc.stop()
+		t.Fatalf("restart prometheus in %s: %v\n%s", p.Dir, err, tail(p.log))
+	}
+	p.proc = proc
 }
 
 // httpOK returns nil when a GET of url answers 200.

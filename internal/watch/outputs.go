@@ -1,0 +1,282 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/dandan-sre/dandan/internal/journal"
+	"github.com/dandan-sre/dandan/internal/metricstore"
+	"github.com/dandan-sre/dandan/internal/opentsdb"
+	"github.com/dandan-sre/dandan/internal/remotewrite"
+)
+
+// An output reads the journal as one consumer and sends what it reads.
+// It acknowledges a record only once the receiver has it, so after a
+// crash or an outage it resumes where it left off.
+type output interface {
+	name() string
+	run(ctx context.Context) // until ctx is done
+	drain()                  // returns once it has caught up with the journal
+}
+
+// Most records one request of an output merges, and most samples.
+const (
+	maxBatchRecords = 64
+	maxBatchSamples = 50000
+)
+
+// openOutputs registers each configured output as a journal consumer.
+func (a *Agent) openOutputs() error {
+	if a.cfg.Outputs.Store && a.deps.Metrics != nil {
+		r, err := a.j.Consumer("store")
+		if err != nil {
+			return err
+		}
+		a.outputs = append(a.outputs, &storeOutput{base: base{j: a.j, r: r, log: a.log.With("output", "store")}, app: a.deps.Metrics})
+	}
+	for _, rc := range a.cfg.Outputs.RemoteWrite {
+		name := "remote_write-" + rc.Name
+		rwc := remotewrite.Config{Name: rc.Name, URL: rc.URL, Headers: rc.Headers, BearerToken: rc.BearerToken, Timeout: rc.Timeout.Std()}
+		if rc.BasicAuth.Username != "" {
+			rwc.BasicAuth = &remotewrite.BasicAuth{Username: rc.BasicAuth.Username, Password: rc.BasicAuth.Password}
+		}
+		s, err := remotewrite.New(rwc, a.deps.Registerer, a.log.With("output", name))
+		if err != nil {
+			return err
+		}
+		r, err := a.j.Consumer(name)
+		if err != nil {
+			return err
+		}
+		a.outputs = append(a.outputs, &remoteOutput{base: base{j: a.j, r: r, log: a.log.With("output", name)}, s: s, id: name, m: a.m})
+	}
+	for _, oc := range a.cfg.Outputs.OpenTSDB {
+		name := "opentsdb-" + oc.Name
+		s := opentsdb.New(opentsdb.Config{Name: oc.Name, Addr: oc.Addr}, a.deps.Registerer, a.log.With("output", name))
+		r, err := a.j.Consumer(name)
+		if err != nil {
+			return err
+		}
+		a.outputs = append(a.outputs, &tsdbOutput{base: base{j: a.j, r: r, log: a.log.With("output", name)}, s: s, id: name})
+	}
+	return nil
+}
+
+// base is what every output has: its journal reader.
+type base struct {
+	j    *journal.Journal
+	r    *journal.Reader
+	log  *slog.Logger
+	done chan struct{}
+}
+
+// drain waits until the reader has acknowledged the journal's newest
+// record, or its run has ended.
+func (b *base) drain() {
+	for {
+		_, last, ok, err := b.j.Last()
+		if err != nil || !ok || !b.r.Acked().Less(last) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// batch reads one record, waiting for it, then more while they are there
+// already, up to the limits.
+func (b *base) batch(ctx context.Context) (payloads [][]byte, last journal.Pos, samples int, err error) {
+	rec, pos, n, err := b.r.Next(ctx)
+	if err != nil {
+		return nil, pos, 0, err
+	}
+	for {
+		p, err := decodeRecord(rec, nil)
+		if err != nil {
+			b.log.Error("skipping a bad journal record", "pos", pos, "err", err)
+		} else {
+			payloads = append(payloads, p)
+			samples += n
+		}
+		last = pos
+		if len(payloads) >= maxBatchRecords || samples >= maxBatchSamples {
+			return payloads, last, samples, nil
+		}
+		rec, pos, n, err = b.r.TryNext()
+		if err != nil || rec == nil {
+			return payloads, last, samples, nil
+		}
+	}
+}
+
+// storeOutput appends to the embedded metric store.
+type storeOutput struct {
+	base
+	app metricstore.Appendable
+}
+
+func (o *storeOutput) name() string { return "store" }
+
+func (o *storeOutput) run(ctx context.Context) {
+	for {
+		payloads, last, _, err := o.batch(ctx)
+		if err != nil {
+			return
+		}
+		for {
+			err = o.write(ctx, payloads)
+			if err == nil || ctx.Err() != nil {
+				break
+			}
+			o.log.Warn("writing to the metric store failed; retrying", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(time.Second):
+			}
+		}
+		if err != nil {
+			return
+		}
+		if err := o.r.Ack(last); err != nil {
+			o.log.Error("ack failed", "err", err)
+		}
+	}
+}
+
+// write appends the samples of payloads in one transaction. Samples the
+// store has already (a record written again after a crash) are skipped.
+func (o *storeOutput) write(ctx context.Context, payloads [][]byte) error {
+	app := o.app.Appender(ctx)
+	for _, p := range payloads {
+		samples, err := remotewrite.Decode(p)
+		if err != nil {
+			o.log.Error("skipping a bad journal record", "err", err)
+			continue
+		}
+		for _, s := range samples {
+			if _, err := app.Append(0, s.Labels, s.T, s.V); err != nil {
+				if errors.Is(err, metricstore.ErrOutOfOrder) || errors.Is(err, metricstore.ErrDuplicate) || errors.Is(err, metricstore.ErrOutOfBounds) {
+					continue
+				}
+				app.Rollback()
+				return err
+			}
+		}
+	}
+	return app.Commit()
+}
+
+// remoteOutput sends to a remote_write receiver. Before a send it records
+// the range in flight; after a restart it sends exactly that range again
+// first, and a receiver's 4xx to that resend means it had it already.
+type remoteOutput struct {
+	base
+	s  *remotewrite.Sender
+	id string
+	m  *agentMetrics
+}
+
+func (o *remoteOutput) name() string { return o.id }
+
+func (o *remoteOutput) run(ctx context.Context) {
+	if err := o.resend(ctx); err != nil {
+		return
+	}
+	var buf []byte
+	for {
+		payloads, last, n, err := o.batch(ctx)
+		if err != nil {
+			return
+		}
+		if err := o.r.AckWith(o.r.Acked(), last); err != nil {
+			o.log.Error("recording the batch in flight failed", "err", err)
+		}
+		buf, err = remotewrite.Merge(buf[:0], payloads...)
+		if err != nil {
+			o.log.Error("skipping bad journal records", "err", err)
+		} else if err := o.s.Send(ctx, buf, n); err != nil {
+			var d *remotewrite.DroppedError
+			if !errors.As(err, &d) {
+				return // ctx done: the range stays in flight for the next start
+			}
+			o.m.dropped.WithLabelValues(o.id, "rejected").Add(float64(n))
+		}
+		if err := o.r.Ack(last); err != nil {
+			o.log.Error("ack failed", "err", err)
+		}
+	}
+}
+
+// resend sends the range that was in flight when the agent stopped.
+func (o *remoteOutput) resend(ctx context.Context) error {
+	acked, end := o.r.Acked(), o.r.Inflight()
+	if !acked.Less(end) {
+		return nil
+	}
+	var payloads [][]byte
+	n := 0
+	for {
+		rec, pos, k, err := o.r.Next(ctx)
+		if err != nil {
+			return err
+		}
+		if end.Less(pos) {
+			o.r.Seek(acked)
+			break
+		}
+		if p, err := decodeRecord(rec, nil); err == nil {
+			payloads = append(payloads, p)
+			n += k
+		}
+		if pos == end {
+			break
+		}
+	}
+	buf, err := remotewrite.Merge(nil, payloads...)
+	if err == nil {
+		err = o.s.Send(ctx, buf, n)
+		var d *remotewrite.DroppedError
+		if errors.As(err, &d) {
+			o.log.Info("the receiver refused the batch in flight at the last stop: it had it already", "samples", n, "status", d.Status)
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return o.r.Ack(end)
+}
+
+// tsdbOutput sends OpenTSDB put lines.
+type tsdbOutput struct {
+	base
+	s  *opentsdb.Sender
+	id string
+}
+
+func (o *tsdbOutput) name() string { return o.id }
+
+func (o *tsdbOutput) run(ctx context.Context) {
+	for {
+		payloads, last, _, err := o.batch(ctx)
+		if err != nil {
+			return
+		}
+		var samples []metricstore.Sample
+		for _, p := range payloads {
+			s, err := remotewrite.Decode(p)
+			if err != nil {
+				o.log.Error("skipping a bad journal record", "err", err)
+				continue
+			}
+			samples = append(samples, s...)
+		}
+		if err := o.s.Send(ctx, samples); err != nil {
+			return
+		}
+		if err := o.r.Ack(last); err != nil {
+			o.log.Error("ack failed", "err", err)
+		}
+	}
+}
