@@ -360,6 +360,7 @@
         var total = result.length;
         result = result.slice(0, MAX_SERIES);
         self.data = {
+          range: [start, end],
           cols: toColumns(result),
           labels: seriesLabels(result.map(function (r) { return r.metric || {}; }), el.dataset.title || query),
         };
@@ -438,6 +439,7 @@
   }
 
   Chart.prototype.build = function (width) {
+    var self = this;
     this.dropPlot();
     var el = this.el;
     var d = this.data;
@@ -481,7 +483,9 @@
       height: height,
       series: series,
       axes: [x, y],
-      scales: { x: { time: true } },
+      // The x axis spans the whole asked range, also when the data
+      // covers only part of it (a store that started a minute ago).
+      scales: { x: { time: true, range: function () { return self.data ? self.data.range : [null, null]; } } },
       cursor: { sync: { key: "dandan" }, focus: { prox: 16 } },
       focus: { alpha: 0.3 },
       legend: {
