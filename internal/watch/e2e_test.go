@@ -170,3 +170,75 @@ func TestRestartNoLossNoDouble(t *testing.T) {
 		return nil
 	})
 }
+
+// TestApacheEndToEnd: a real Apache with the media format (%D, µs) and
+// mod_status; the tailed log and ?auto come out of the store exactly.
+func TestApacheEndToEnd(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch p := r.URL.Path; {
+		case p == "/missing":
+			w.WriteHeader(404)
+		case strings.HasPrefix(p, "/slow/"):
+			ms, _ := strconv.Atoi(strings.TrimPrefix(p, "/slow/"))
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
+		io.WriteString(w, "ok")
+	}))
+	defer up.Close()
+	ap := testkit.StartApache(t, `LoadModule status_module {{.Modules}}/mod_status.so
+LoadModule proxy_module {{.Modules}}/mod_proxy.so
+LoadModule proxy_http_module {{.Modules}}/mod_proxy_http.so
+LogFormat "%h \"%u\" %t \"%r\" %s %b %D \"%{Referer}i\" \"%{User-Agent}i\"" media
+LoadModule setenvif_module {{.Modules}}/mod_setenvif.so
+SetEnvIf Request_URI "^/server-status" nolog
+CustomLog {{.AccessLog}} media env=!nolog
+ExtendedStatus On
+<Location /server-status>
+	SetHandler server-status
+	Require all granted
+</Location>
+ProxyPass /server-status !
+ProxyPass / `+up.URL+`/
+`)
+	cfg := testConfig(&JobConfig{Name: "apache", Files: []string{ap.AccessLog}, Format: "media-apache", FromStart: true,
+		Buckets: []float64{0.05, 0.2, 0.4, 1}})
+	cfg.Status = []*StatusConfig{{Job: "apache", Kind: "apache", URL: ap.URL("/server-status"), Interval: 1e9}}
+	a := startAgent(t, t.TempDir(), cfg)
+	paths := []string{"/a/1", "/a/2", "/a/3", "/missing", "/slow/100", "/slow/300"}
+	for _, p := range paths {
+		resp, err := http.Get(ap.URL(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	want := map[string]float64{
+		`sum(http_requests_total{job="apache"})`:                                         6,
+		`http_requests_total{job="apache",path="/a/{id}",status="200"}`:                   3,
+		`http_requests_total{job="apache",path="/missing",status="404"}`:                  1,
+		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.05"}`: 0,
+		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.2"}`:  1,
+		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.4"}`:  2,
+		`up{job="apache"}`: 1,
+	}
+	testkit.Eventually(t, 15*time.Second, func() error {
+		var bad []string
+		for q, v := range want {
+			if got := a.value(t, q); got != v {
+				bad = append(bad, fmt.Sprintf("%s = %v, want %v", q, got, v))
+			}
+		}
+		// mod_status counts every request, its own scrapes included.
+		if got := a.value(t, `webserver_requests_total{job="apache"}`); got < 6 {
+			bad = append(bad, fmt.Sprintf("webserver_requests_total = %v", got))
+		}
+		if got := a.value(t, `sum(webserver_scoreboard{job="apache"})`); got < 1 {
+			bad = append(bad, fmt.Sprintf("scoreboard sum = %v", got))
+		}
+		if len(bad) > 0 {
+			return fmt.Errorf("%s", strings.Join(bad, "\n"))
+		}
+		return nil
+	})
+}
