@@ -23,7 +23,7 @@
 # MISSED, not failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-repo=$PWD
+
 
 case "${1:-}" in
 "") ;;
@@ -103,14 +103,19 @@ cpu() {
 	calc "(${f[11]} + ${f[12]}) / $hz"
 }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; } # KiB
-alive() { [ -e "/proc/$1/stat" ] && [ "$(cut -d' ' -f3 <<<"$(sed 's/.*) //' "/proc/$1/stat")")" != Z ]; }
+alive() { # alive PID: PID runs (and is not a zombie)
+	local s
+	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
+	s=${s##*) }
+	[ "${s%% *}" != Z ]
+}
 # waitfor SECONDS DESC CMD...: run CMD every 0.2 s until it succeeds.
 waitfor() {
 	local until=$(($(date +%s) + $1)) desc=$2
 	shift 2
 	until "$@" >/dev/null 2>&1; do
 		if [ "$(date +%s)" -ge "$until" ]; then
-			echo "FAIL: $desc: not within ${until}s" >&2
+			echo "FAIL: $desc: not within $1 s" >&2
 			return 1
 		fi
 		sleep 0.2
@@ -313,7 +318,7 @@ dmax=$(awk 'BEGIN { m = 0 } $3 > m { m = $3 } END { print m }' "$samples")
 mmax=$(awk 'BEGIN { m = 0 } $5 > m { m = $5 } END { print m }' "$samples")
 lagmax=$(awk 'BEGIN { m = 0 } $6 != "?" && $6 > m { m = $6 } END { print m }' "$samples")
 printf 'steady-state window: %.1fs to %.1fs after the writer started (%.1fs, %d samples), about %.0f lines\n' \
-	"$w0" "$w1" "$win" "$(wc -l <"$samples")" "$(calc "$win * $written / ($(calc "$t_end - $t0")")")"
+	"$w0" "$w1" "$win" "$(wc -l <"$samples")" "$(calc "$win * $written / ($t_end - $t0)")"
 printf '  %-7s %8s %7s %14s %12s %12s\n' tool cpu_s cpu% rss_start_MiB rss_end_MiB rss_max_MiB
 printf '  %-7s %8.2f %6.1f%% %14.1f %12.1f %12.1f\n' dandan "$dcpu" "$(calc "$dcpu * 100 / $win")" \
 	"$(calc "$dr0 / 1024")" "$(calc "$dr1 / 1024")" "$(calc "$dmax / 1024")"

@@ -371,7 +371,9 @@ func parseDecimal(v []byte, scale int) (int64, bool) {
 	if i == len(v) {
 		return n, true
 	}
-	if v[i] != '.' || i+1 == len(v) {
+	// Microseconds (%D, %{us}T) are whole numbers: a fraction there
+	// means the line is not in this format (an nginx $request_time).
+	if v[i] != '.' || i+1 == len(v) || scale == 0 {
 		return 0, false
 	}
 	i++
