@@ -31,7 +31,7 @@ func TestOnce(t *testing.T) {
 	if err := runOnce(context.Background(), cfg, dir, 1000, &out); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	for _, want := range []string{"job web", "parsed its last 51 lines, 1 invalid", `http_requests_total{job="web", method="GET", path="/a/{id}", status="200"} 50`, "ok"} {
+	for _, want := range []string{"job web", "parsed its last 51 lines, 1 invalid", `{__name__="http_requests_total", job="web", method="GET", path="/a/{id}", status="200"} 50`, "ok"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
