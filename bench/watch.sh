@@ -266,10 +266,16 @@ mtail_sum() { # mtail_sum METRIC: sum over its series
 dandan_done() { [ "$(dandan_q 'sum(http_requests_total{job="bench"})')" = "$valid" ]; }
 mtail_done() { [ "$(mtail_sum mtail_log_lines_total)" = "$written" ]; }
 t_w=$(now)
-waitfor "$TIMEOUT" "dandan counting every line" dandan_done || true
-dandan_catch=$(calc "$(now) - $t_w")
-waitfor "$TIMEOUT" "mtail reading every line" mtail_done || true
-mtail_catch=$(calc "$(now) - $t_w")
+dandan_catch="" mtail_catch=""
+while [ -z "$dandan_catch" ] || [ -z "$mtail_catch" ]; do
+	[ -z "$dandan_catch" ] && dandan_done && dandan_catch=$(calc "$(now) - $t_w")
+	[ -z "$mtail_catch" ] && mtail_done && mtail_catch=$(calc "$(now) - $t_w")
+	if awk -v t="$(calc "$(now) - $t_w")" -v m="$TIMEOUT" 'BEGIN { exit !(t > m) }'; then
+		echo "  not caught up within ${TIMEOUT}s of the writer's end" >&2
+		break
+	fi
+	sleep 0.2
+done
 
 d_req=$(dandan_q 'sum(http_requests_total{job="bench"})')
 d_inv=$(dandan_q 'sum(dandan_log_lines_invalid_total{job="bench"})')
@@ -288,8 +294,9 @@ bad=0
 for v in "$d_read" "$m_read"; do [ "$v" = "$written" ] || bad=1; done
 for v in "$d_req" "$m_req"; do [ "$v" = "$valid" ] || bad=1; done
 for v in "$d_inv" "$m_inv"; do [ "$v" = "$invalid" ] || bad=1; done
-printf '  caught up after the writer stopped: dandan %.1fs (its store, committed every %s), mtail %.1fs\n' \
-	"$dandan_catch" "$INTERVAL" "$mtail_catch"
+secs() { if [ -n "$1" ]; then printf '%.1fs' "$1"; else echo never; fi; }
+printf '  caught up after the writer stopped: dandan %s (in its store, which gets a commit every %s), mtail %s\n' \
+	"$(secs "$dandan_catch")" "$INTERVAL" "$(secs "$mtail_catch")"
 # Per-template counts, sorted, so templates compare whatever their names.
 curl -fs "$dandan_url/api/v1/query" --data-urlencode 'query=sum by (path) (http_requests_total{job="bench"})' |
 	python3 -c 'import json,sys
@@ -300,6 +307,9 @@ awk '$1 == "template" { print $NF }' "$work/truth.txt" | sort -n >"$work/truth.t
 same() { if cmp -s "$1" "$work/truth.tc"; then echo "same per-template counts as the generator"; else echo "per-template counts DIFFER from the generator's"; fi; }
 echo "  templates: generator $(wc -l <"$work/truth.tc"); dandan $(wc -l <"$work/dandan.tc"), $(same "$work/dandan.tc");" \
 	"mtail $(wc -l <"$work/mtail.tc"), $(same "$work/mtail.tc")"
+d_series=$(dandan_q 'count({job="bench"})')
+m_series=$(curl -fs "$mtail_url/metrics" | grep -c '^http_request' || true)
+echo "  series kept: dandan $d_series (requests, duration histogram, bytes, its own), mtail $m_series (requests, duration sum)"
 if [ "$bad" = 1 ]; then
 	echo "MISMATCH: the totals disagree (see above)" >&2
 	exit 1

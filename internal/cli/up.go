@@ -18,6 +18,7 @@ import (
 	"github.com/dandan-sre/dandan/internal/buildinfo"
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/config"
+	"github.com/dandan-sre/dandan/internal/events"
 	"github.com/dandan-sre/dandan/internal/httpapi"
 	"github.com/dandan-sre/dandan/internal/metricstore"
 	"github.com/dandan-sre/dandan/internal/server"
@@ -101,6 +102,27 @@ func (s storeComponent) Ready() error {
 
 var _ component.Readier = storeComponent{}
 
+// eventsComponent prepares the event log and records dandan's own start
+// and stop on it.
+type eventsComponent struct {
+	s       *events.Store
+	version string
+}
+
+func (e eventsComponent) Name() string       { return "events" }
+func (e eventsComponent) Mount(*httpapi.Mux) {}
+func (e eventsComponent) Start(ctx context.Context) error {
+	if err := e.s.Migrate(ctx); err != nil {
+		return err
+	}
+	_, err := e.s.Record(ctx, events.Event{Part: "dandan", Kind: "start", Text: "dandan " + e.version + " started"})
+	return err
+}
+func (e eventsComponent) Stop(ctx context.Context) error {
+	_, err := e.s.Record(ctx, events.Event{Part: "dandan", Kind: "stop", Text: "dandan stopped"})
+	return err
+}
+
 func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	log := newLogger(cfg.Log, os.Stderr)
 	info := buildinfo.Get()
@@ -121,8 +143,10 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 
-	// The shared components: the SQL store, then the metric store.
-	shared := []component.Component{storeComponent{db}}
+	// The shared components: the SQL store, the event log, then the
+	// metric store.
+	evs := events.New(db, log.With("part", "events"))
+	shared := []component.Component{storeComponent{db}, eventsComponent{evs, info.Version}}
 	var metrics *metricstore.Service
 	var appendable metricstore.Appendable // nil, not a nil *Service, when off
 	var querier metricstore.Querier
@@ -160,6 +184,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	if metrics != nil {
 		metrics.Mount(srv.Mux())
 	}
+	evs.Mount(srv.Mux())
 	for _, p := range a.parts {
 		sec, ok := cfg.Parts[p.Name]
 		if p.New == nil || !ok || !sec.Enabled {
@@ -172,6 +197,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 			SQL:        db,
 			Metrics:    appendable,
 			Query:      querier,
+			Events:     evs,
 			UI:         srv.UI(),
 		}
 		c, err := p.New(deps, sec.Config)

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/dandan-sre/dandan/internal/config"
+	"github.com/dandan-sre/dandan/internal/events"
 	"github.com/dandan-sre/dandan/internal/httpapi"
 	"github.com/dandan-sre/dandan/internal/metricstore"
 	"github.com/dandan-sre/dandan/internal/sqlstore"
@@ -79,6 +80,9 @@ type Deps struct {
 	// Query answers PromQL instant queries on the embedded store; usable
 	// from Start on. Nil when store.metrics.enabled is false.
 	Query metricstore.Querier
+	// Events records what the part did on dandan's shared time axis
+	// (alerts, outages, actions); usable from Start on.
+	Events events.Recorder
 	// UI renders pages in the shared layout: parse the part's templates
 	// with UI.Parse in New, render them from the part's page handlers.
 	UI *ui.UI

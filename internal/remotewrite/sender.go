@@ -64,6 +64,10 @@ type Config struct {
 	// doubles from MinBackoff up to MaxBackoff, with jitter; the defaults
 	// when zero.
 	MinBackoff, MaxBackoff time.Duration
+	// OnOutage, when set, is called when requests start failing (down,
+	// with the first error) and when one succeeds again (up; since is
+	// when the outage began). It must not block.
+	OnOutage func(down bool, since time.Time, err error)
 }
 
 // BasicAuth is a user name and password for HTTP basic authentication.
@@ -387,6 +391,9 @@ func (s *Sender) answered() {
 	s.mu.Unlock()
 	if !since.IsZero() {
 		s.log.Info("remote write recovered", "addr", s.addr, "duration_s", time.Since(since).Seconds())
+		if s.cfg.OnOutage != nil {
+			s.cfg.OnOutage(false, since, nil)
+		}
 	}
 }
 
@@ -399,6 +406,9 @@ func (s *Sender) failed(status int, err error) {
 	s.mu.Lock()
 	if s.failingSince.IsZero() {
 		s.failingSince = now
+		if s.cfg.OnOutage != nil {
+			defer s.cfg.OnOutage(true, now, err)
+		}
 	}
 	since := s.failingSince
 	warn := now.Sub(s.warned) >= warnEvery || s.warned.Before(since)

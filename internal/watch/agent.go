@@ -44,6 +44,9 @@ type Agent struct {
 	meta    map[string]metricstore.Metadata
 	m       *agentMetrics
 	pages   *ui.Pages
+	// rwMinBackoff and rwMaxBackoff bound remote_write retries; zero:
+	// the sender's defaults (tests make them short).
+	rwMinBackoff, rwMaxBackoff time.Duration
 
 	cancel  context.CancelFunc // stops readers and sources
 	wg      sync.WaitGroup     // readers, sources, the commit loop

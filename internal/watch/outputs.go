@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
+	"github.com/dandan-sre/dandan/internal/events"
 	"github.com/dandan-sre/dandan/internal/journal"
 	"github.com/dandan-sre/dandan/internal/metricstore"
 	"github.com/dandan-sre/dandan/internal/opentsdb"
@@ -38,7 +40,8 @@ func (a *Agent) openOutputs() error {
 	}
 	for _, rc := range a.cfg.Outputs.RemoteWrite {
 		name := "remote_write-" + rc.Name
-		rwc := remotewrite.Config{Name: rc.Name, URL: rc.URL, Headers: rc.Headers, BearerToken: rc.BearerToken, Timeout: rc.Timeout.Std()}
+		rwc := remotewrite.Config{Name: rc.Name, URL: rc.URL, Headers: rc.Headers, BearerToken: rc.BearerToken, Timeout: rc.Timeout.Std(),
+			MinBackoff: a.rwMinBackoff, MaxBackoff: a.rwMaxBackoff, OnOutage: a.outageRecorder(name)}
 		if rc.BasicAuth.Username != "" {
 			rwc.BasicAuth = &remotewrite.BasicAuth{Username: rc.BasicAuth.Username, Password: rc.BasicAuth.Password}
 		}
@@ -278,5 +281,36 @@ func (o *tsdbOutput) run(ctx context.Context) {
 		if err := o.r.Ack(last); err != nil {
 			o.log.Error("ack failed", "err", err)
 		}
+	}
+}
+
+// outageRecorder returns a remote_write output's OnOutage: an event on
+// dandan's time axis that lasts as long as the outage.
+func (a *Agent) outageRecorder(output string) func(down bool, since time.Time, err error) {
+	var mu sync.Mutex
+	var id int64
+	return func(down bool, since time.Time, err error) {
+		if a.deps.Events == nil {
+			return
+		}
+		go func() { // never block the sender on the SQL store
+			mu.Lock()
+			defer mu.Unlock()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if down {
+				text := "remote_write " + output + " is failing"
+				if err != nil {
+					text += ": " + err.Error()
+				}
+				id, _ = a.deps.Events.Record(ctx, events.Event{Time: since, Part: "watch", Kind: "remote_write_outage", Severity: events.Warning,
+					Text: text, Lasting: true, Labels: map[string]string{"output": output}, Link: "/watch"})
+				return
+			}
+			if id != 0 {
+				_ = a.deps.Events.End(ctx, id, time.Now())
+				id = 0
+			}
+		}()
 	}
 }
