@@ -66,7 +66,7 @@ type Config struct {
 	MinBackoff, MaxBackoff time.Duration
 	// OnOutage, when set, is called when requests start failing (down,
 	// with the first error) and when one succeeds again (up; since is
-	// when the outage began). It must not block.
+	// when the outage began). It runs in the sending goroutine: keep it short.
 	OnOutage func(down bool, since time.Time, err error)
 }
 

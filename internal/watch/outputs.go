@@ -293,7 +293,7 @@ func (a *Agent) outageRecorder(output string) func(down bool, since time.Time, e
 		if a.deps.Events == nil {
 			return
 		}
-		go func() { // never block the sender on the SQL store
+		func() { // in order: an outage's end never overtakes its start
 			mu.Lock()
 			defer mu.Unlock()
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
