@@ -21,6 +21,8 @@ type decoder struct {
 	// nodes maps a key path to the node that holds its value, so that
 	// Validate's path-keyed messages can be given a line and column.
 	nodes map[string]*yaml.Node
+	// literal turns ${…} expansion off (DecodeDocument: PromQL holds ${1}).
+	literal bool
 }
 
 var unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
@@ -175,7 +177,10 @@ func (d *decoder) leaf(n *yaml.Node, v reflect.Value, path string) {
 		d.fail(n, path, "expected %s, got %s", want(v.Type()), kindName(n))
 		return
 	}
-	val, expanded, err := expand(n.Value, d.env, d.readFile)
+	val, expanded, err := n.Value, false, error(nil)
+	if !d.literal {
+		val, expanded, err = expand(n.Value, d.env, d.readFile)
+	}
 	if err != nil {
 		d.fail(n, path, "%s", err)
 		return

@@ -1,6 +1,7 @@
 package parts
 
 import (
+	"github.com/dandan-sre/dandan/internal/boards"
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/logs"
 	"github.com/dandan-sre/dandan/internal/redis"
@@ -13,6 +14,7 @@ func All() []component.Part {
 		// Parts plug in here, one line each, e.g. logs.Part(), watch.Part().
 		logs.Part(),
 		watch.Part(),
+		boards.Part(),
 		redis.Part(),
 	}
 }

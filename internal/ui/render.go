@@ -87,11 +87,22 @@ type Pages struct {
 // file is one page named by its base name without ".html", and defines
 // "content" (and may use the layout's partials).
 func (u *UI) Parse(fsys fs.FS, files ...string) (*Pages, error) {
+	return u.ParseWith(fsys, nil, files...)
+}
+
+// ParseWith is Parse with partials: files of fsys (templates shared by the
+// pages, such as a part's panels) parsed into every page.
+func (u *UI) ParseWith(fsys fs.FS, partials []string, files ...string) (*Pages, error) {
 	p := &Pages{ui: u, pages: map[string]*template.Template{}}
 	for _, f := range files {
 		t, err := u.layout.Clone()
 		if err != nil {
 			return nil, fmt.Errorf("clone layout: %w", err)
+		}
+		if len(partials) > 0 {
+			if _, err := t.ParseFS(fsys, partials...); err != nil {
+				return nil, fmt.Errorf("parse partials %v: %w", partials, err)
+			}
 		}
 		if _, err := t.ParseFS(fsys, f); err != nil {
 			return nil, fmt.Errorf("parse page %s: %w", f, err)

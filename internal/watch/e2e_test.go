@@ -215,8 +215,8 @@ ProxyPass / `+up.URL+`/
 	}
 	want := map[string]float64{
 		`sum(http_requests_total{job="apache"})`:                                         6,
-		`http_requests_total{job="apache",path="/a/{id}",status="200"}`:                   3,
-		`http_requests_total{job="apache",path="/missing",status="404"}`:                  1,
+		`http_requests_total{job="apache",path="/a/{id}",status="200"}`:                  3,
+		`http_requests_total{job="apache",path="/missing",status="404"}`:                 1,
 		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.05"}`: 0,
 		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.2"}`:  1,
 		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.4"}`:  2,

@@ -18,6 +18,18 @@
 // data-refresh  optional, seconds between reloads (paused while the tab is hidden).
 // data-height   optional plot height in px; else the CSS variable
 //             --chart-height on the element; else 240.
+// data-queries  instead of data-query: a JSON array [{"expr", "legend"}],
+//             drawn together; a legend's {{label}} is the series' label.
+// data-kind   "timeseries" (lines, default), "statusmix" (stacked bars),
+//             "heatmap" (a histogram's per-bucket rates by le, as cells).
+// data-spark  "1": a sparkline: no axes, no legend, no title.
+// data-events a URL of GET /api/events (with its filters): events in the
+//             range are drawn as vertical markers.
+// data-thresholds  JSON {"warn", "crit", "below"}: dashed lines.
+//
+// When a reload fails after data was shown, the old data stays with the
+// class chart-stale and a note saying since when (a wall screen keeps its
+// picture while the server restarts).
 //
 // chart.js owns the children of the .chart element. Colours come from the CSS
 // variables --chart-1 … --chart-8, --fg and --grid on <html>, the axis font
@@ -214,6 +226,73 @@
     return (meta && meta.getAttribute("content")) || "";
   }
 
+  // chartQueries returns the element's queries: data-queries or data-query.
+  function chartQueries(el) {
+    if (el.dataset.queries) {
+      try {
+        var qs = JSON.parse(el.dataset.queries);
+        if (Array.isArray(qs)) {
+          return qs.filter(function (q) { return q && typeof q.expr === "string" && q.expr.trim(); });
+        }
+      } catch (e) {
+        return [];
+      }
+    }
+    var q = (el.dataset.query || "").trim();
+    return q ? [{ expr: q }] : [];
+  }
+
+  // applyLegend fills {{label}} from the series' labels.
+  function applyLegend(tpl, metric) {
+    return tpl.replace(/\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}/g, function (_, k) {
+      return metric[k] !== undefined ? metric[k] : "";
+    });
+  }
+
+  // heatmapRows turns cumulative bucket rates (by le) into per-bucket
+  // rates, lowest bucket first, each named by its range.
+  function heatmapRows(result) {
+    var rows = result.filter(function (r) { return r.metric && r.metric.le !== undefined; });
+    var le = function (r) { return r.metric.le === "+Inf" ? Infinity : parseFloat(r.metric.le); };
+    rows.sort(function (a, b) { return le(a) - le(b); });
+    var prev = null;
+    var prevLe = "0";
+    return rows.map(function (r) {
+      var byT = new Map();
+      (prev ? prev.values : []).forEach(function (p) { byT.set(+p[0], parseFloat(p[1])); });
+      var values = r.values.map(function (p) {
+        var v = parseFloat(p[1]) - (byT.get(+p[0]) || 0);
+        return [p[0], String(Math.max(0, v))];
+      });
+      var name = "≤ " + r.metric.le;
+      if (r.metric.le === "+Inf") name = "> " + prevLe;
+      prev = r;
+      prevLe = r.metric.le;
+      return { metric: { le: r.metric.le }, legend: name, values: values };
+    });
+  }
+
+  // fetchEvents returns the events of url between start and end (seconds).
+  function fetchEvents(url, start, end, signal) {
+    var sep = url.indexOf("?") >= 0 ? "&" : "?";
+    return fetch(url + sep + "from=" + start + "&to=" + end, { credentials: "same-origin", signal: signal, headers: { Accept: "application/json" } })
+      .then(function (res) { return res.ok ? res.json() : { events: [] }; })
+      .then(function (body) { return (body && body.events) || []; })
+      .catch(function (err) {
+        if (err.name === "AbortError") throw err;
+        return [];
+      });
+  }
+
+  function thresholds(el) {
+    try {
+      var t = JSON.parse(el.dataset.thresholds || "{}");
+      return t && typeof t === "object" ? t : {};
+    } catch (e) {
+      return {};
+    }
+  }
+
   // ---- theme ----
 
   function theme(el) {
@@ -229,6 +308,8 @@
     return {
       colors: colors,
       fg: v("--fg", "#222"),
+      warn: v("--warn", "#b7791f"),
+      bad: v("--bad", "#c53030"),
       grid: v("--grid", "rgba(128,128,128,0.25)"),
       font: own.fontSize + " " + own.fontFamily,
       fontPx: parseFloat(own.fontSize) || 12,
@@ -294,7 +375,7 @@
 
   function chartKey(el) {
     var d = el.dataset;
-    return [d.query, d.range, d.unit, d.title, d.refresh, d.height].join("\u0000");
+    return [d.query, d.queries, d.kind, d.spark, d.events, d.thresholds, d.range, d.unit, d.title, d.refresh, d.height].join("\u0000");
   }
 
   Chart.prototype.tick = function () {
@@ -318,8 +399,8 @@
       this.show("chart library did not load");
       return;
     }
-    var query = (el.dataset.query || "").trim();
-    if (!query) {
+    var queries = chartQueries(el);
+    if (!queries.length) {
       this.show("no data-query on this chart");
       return;
     }
@@ -331,11 +412,6 @@
     var step = Math.max(1, Math.round(range / POINTS));
     var end = Math.floor(Date.now() / 1000 / step) * step;
     var start = end - Math.ceil(range / step) * step;
-    var body = new URLSearchParams();
-    body.set("query", query);
-    body.set("start", String(start));
-    body.set("end", String(end));
-    body.set("step", String(step));
     var headers = { Accept: "application/json" };
     var token = csrfToken();
     if (token) headers["X-CSRF-Token"] = token;
@@ -343,32 +419,60 @@
     var ctrl = new AbortController();
     this.ctrl = ctrl;
     el.setAttribute("aria-busy", "true");
-    fetch(API, { method: "POST", body: body, headers: headers, credentials: "same-origin", signal: ctrl.signal })
-      .then(function (res) {
-        return res.text().then(function (text) { return parseReply(res, text); });
-      })
-      .then(function (result) {
+    var fetchOne = function (q) {
+      var body = new URLSearchParams();
+      body.set("query", q.expr);
+      body.set("start", String(start));
+      body.set("end", String(end));
+      body.set("step", String(step));
+      return fetch(API, { method: "POST", body: body, headers: headers, credentials: "same-origin", signal: ctrl.signal })
+        .then(function (res) {
+          return res.text().then(function (text) { return parseReply(res, text); });
+        })
+        .then(function (result) {
+          return result.map(function (r) { r.legend = q.legend; return r; });
+        });
+    };
+    var events = el.dataset.events ? fetchEvents(el.dataset.events, start, end, ctrl.signal) : Promise.resolve([]);
+    Promise.all([Promise.all(queries.map(fetchOne)), events])
+      .then(function (got) {
         if (self.ctrl !== ctrl) return;
-        result = result.filter(function (r) {
+        var result = [].concat.apply([], got[0]).filter(function (r) {
           return (r.values || []).some(function (p) { return isFinite(parseFloat(p[1])); });
         });
+        self.events = got[1];
+        self.failedSince = 0;
+        el.classList.remove("chart-stale");
         if (!result.length) {
           self.data = null;
           self.show(NO_DATA);
           return;
         }
+        var kind = el.dataset.kind || "";
+        if (kind === "heatmap") {
+          result = heatmapRows(result);
+        }
         var total = result.length;
-        result = result.slice(0, MAX_SERIES);
+        result = result.slice(0, kind === "heatmap" ? 64 : MAX_SERIES);
+        var labels = result.map(function (r) { return r.legend ? applyLegend(r.legend, r.metric || {}) : null; });
+        var auto = seriesLabels(result.map(function (r) { return r.metric || {}; }), el.dataset.title || queries[0].expr);
         self.data = {
           range: [start, end],
           cols: toColumns(result),
-          labels: seriesLabels(result.map(function (r) { return r.metric || {}; }), el.dataset.title || query),
+          labels: labels.map(function (l, i) { return l || auto[i]; }),
         };
         self.draw();
-        self.setText(self.note, total > MAX_SERIES ? "showing " + MAX_SERIES + " of " + total + " series" : "");
+        self.setText(self.note, total > MAX_SERIES && kind !== "heatmap" ? "showing " + MAX_SERIES + " of " + total + " series" : "");
       })
       .catch(function (err) {
         if (self.ctrl !== ctrl || err.name === "AbortError") return;
+        if (self.data && self.u) {
+          // Keep the picture, say it is old.
+          if (!self.failedSince) self.failedSince = Date.now();
+          el.classList.add("chart-stale");
+          self.setText(self.note, "stale since " + new Date(self.failedSince).toLocaleTimeString() + ": " + (err.message || String(err)));
+          return;
+        }
         self.data = null;
         self.show(err.message || String(err));
       })
@@ -444,18 +548,55 @@
     var el = this.el;
     var d = this.data;
     var unit = el.dataset.unit || "";
+    var kind = el.dataset.kind || "timeseries";
+    var spark = el.dataset.spark === "1";
     var t = theme(el);
     var height = parseInt(el.dataset.height, 10) || t.height;
+    var cols = d.cols;
+    var labels = d.labels;
+    var order = labels.map(function (_, i) { return i; });
+    if (kind === "statusmix") {
+      // Stacked bars: series i shows the sum of series 0..i; the tallest
+      // is drawn first so that each one's own part shows on top of it.
+      var acc = cols[0].map(function () { return 0; });
+      var stacked = [];
+      for (var i = 1; i < cols.length; i++) {
+        acc = acc.map(function (a, k) { return a + (cols[i][k] || 0); });
+        stacked.push(acc.slice());
+      }
+      order.reverse();
+      cols = [cols[0]].concat(order.map(function (i) { return stacked[i]; }));
+    }
     var series = [{}];
-    d.labels.forEach(function (label, i) {
-      series.push({
-        label: label,
-        stroke: t.colors[i % t.colors.length],
-        width: 1.5,
-        dash: DASHES[i % DASHES.length],
+    order.forEach(function (i, pos) {
+      var color = t.colors[i % t.colors.length];
+      var s = {
+        label: labels[i],
+        stroke: color,
+        width: spark ? 2 : 1.5,
+        dash: kind === "timeseries" ? DASHES[i % DASHES.length] : [],
         spanGaps: false,
-        value: function (u, v) { return format(unit, v, v); },
-      });
+        value: function (u, v, si, idx) {
+          if (idx == null) return "--";
+          return format(unit, d.cols[i + 1][idx], d.cols[i + 1][idx]);
+        },
+      };
+      if (kind === "statusmix") {
+        s.fill = color;
+        s.paths = uPlot.paths && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.9, 64] }) : undefined;
+        s.points = { show: false };
+      }
+      if (kind === "heatmap") {
+        s.scale = "h";
+        s.paths = function () { return null; };
+        s.points = { show: false };
+        s.stroke = "transparent";
+      }
+      if (spark) {
+        s.fill = color + "22";
+        s.points = { show: false };
+      }
+      series.push(s);
     });
     var axis = function () {
       return {
@@ -478,23 +619,116 @@
     };
     if (unit === "s") y.incrs = SECOND_INCRS;
     if (unit === "bytes") y.incrs = BYTE_INCRS;
+    var scales = {
+      // The x axis spans the whole asked range, also when the data
+      // covers only part of it (a store that started a minute ago).
+      x: { time: true, range: function () { return self.data ? self.data.range : [null, null]; } },
+    };
+    if (kind === "statusmix") scales.y = { range: function (u, min, max) { return [0, max > 0 ? max * 1.05 : 1]; } };
+    if (kind === "heatmap") {
+      var n = labels.length;
+      scales.rows = { auto: false, range: [0, n] };
+      scales.h = { auto: true };
+      y.scale = "rows";
+      y.splits = function () { return labels.map(function (_, k) { return k + 0.5; }); };
+      y.values = function (u, splits) {
+        var every = Math.max(1, Math.ceil(n * t.fontPx * 1.6 / Math.max(1, u.bbox.height / (window.devicePixelRatio || 1))));
+        return splits.map(function (v, k) { return k % every === 0 ? labels[k].replace(/^≤ /, "≤") : ""; });
+      };
+      y.incrs = undefined;
+      y.grid = { show: false };
+    }
+    var axes = spark ? [{ show: false }, { show: false }] : [x, y];
+    var hooks = { draw: [function (u) { self.overlay(u, kind, spark, t); }] };
     this.u = new uPlot({
       width: width,
       height: height,
       series: series,
-      axes: [x, y],
-      // The x axis spans the whole asked range, also when the data
-      // covers only part of it (a store that started a minute ago).
-      scales: { x: { time: true, range: function () { return self.data ? self.data.range : [null, null]; } } },
-      cursor: { sync: { key: "dandan" }, focus: { prox: 16 } },
+      axes: axes,
+      scales: scales,
+      padding: spark ? [4, 0, 2, 0] : undefined,
+      cursor: spark ? { show: false } : { sync: { key: "dandan" }, focus: { prox: 16 } },
       focus: { alpha: 0.3 },
-      legend: {
+      legend: spark ? { show: false } : {
         live: true,
         markers: {
-          dash: function (u, i) { return MARKER_DASHES[(i - 1) % DASHES.length] || "solid"; },
+          dash: function (u, i) { return kind === "timeseries" ? MARKER_DASHES[(i - 1) % DASHES.length] || "solid" : "solid"; },
         },
       },
-    }, d.cols, this.plot);
+      hooks: hooks,
+    }, cols, this.plot);
+  };
+
+  // overlay draws what uPlot does not: heatmap cells, threshold lines and
+  // event markers.
+  Chart.prototype.overlay = function (u, kind, spark, t) {
+    var ctx = u.ctx;
+    var xs = u.data[0];
+    var dpr = window.devicePixelRatio || 1;
+    ctx.save();
+    ctx.beginPath();
+    ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    ctx.clip();
+    if (kind === "heatmap") {
+      var max = 0;
+      for (var si = 1; si < u.data.length; si++) {
+        u.data[si].forEach(function (v) { if (v > max) max = v; });
+      }
+      ctx.fillStyle = t.colors[0];
+      for (var s = 1; s < u.data.length; s++) {
+        var y0 = u.valToPos(s - 1, "rows", true);
+        var y1 = u.valToPos(s, "rows", true);
+        for (var i = 0; i < xs.length; i++) {
+          var v = u.data[s][i];
+          if (!(v > 0) || !(max > 0)) continue;
+          var x0 = u.valToPos(xs[i], "x", true);
+          var x1 = i + 1 < xs.length ? u.valToPos(xs[i + 1], "x", true) : x0 + (x0 - u.valToPos(xs[Math.max(0, i - 1)], "x", true) || 4);
+          ctx.globalAlpha = 0.12 + 0.88 * Math.sqrt(v / max);
+          ctx.fillRect(x0, y1, Math.max(1, x1 - x0), Math.max(1, y0 - y1));
+        }
+      }
+      ctx.globalAlpha = 1;
+    }
+    if (!spark && kind === "timeseries") {
+      var th = thresholds(this.el);
+      [["warn", t.warn], ["crit", t.bad]].forEach(function (p) {
+        var val = th[p[0]];
+        if (typeof val !== "number") return;
+        var yy = u.valToPos(val, "y", true);
+        if (!(yy >= u.bbox.top && yy <= u.bbox.top + u.bbox.height)) return;
+        ctx.strokeStyle = p[1];
+        ctx.lineWidth = dpr;
+        ctx.setLineDash([6 * dpr, 4 * dpr]);
+        ctx.beginPath();
+        ctx.moveTo(u.bbox.left, yy);
+        ctx.lineTo(u.bbox.left + u.bbox.width, yy);
+        ctx.stroke();
+      });
+    }
+    if (!spark && this.events && this.events.length) {
+      var colorOf = { critical: t.bad, warning: t.warn };
+      this.events.forEach(function (e) {
+        var start = Date.parse(e.time) / 1000;
+        var x = u.valToPos(start, "x", true);
+        var c = colorOf[e.severity] || t.fg;
+        if (e.lasting) {
+          var endT = e.end ? Date.parse(e.end) / 1000 : u.scales.x.max;
+          var xe = u.valToPos(endT, "x", true);
+          ctx.globalAlpha = 0.08;
+          ctx.fillStyle = c;
+          ctx.fillRect(x, u.bbox.top, Math.max(dpr, xe - x), u.bbox.height);
+          ctx.globalAlpha = 1;
+        }
+        ctx.strokeStyle = c;
+        ctx.lineWidth = dpr;
+        ctx.setLineDash([2 * dpr, 3 * dpr]);
+        ctx.beginPath();
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+      });
+    }
+    ctx.restore();
   };
 
   // resize fits the plot to the element's width; redraw forces a redraw.

@@ -1,0 +1,226 @@
+package boards
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dandan-sre/dandan/internal/component"
+	"github.com/dandan-sre/dandan/internal/config"
+	"github.com/dandan-sre/dandan/internal/metricstore"
+	"github.com/dandan-sre/dandan/internal/ui"
+)
+
+//go:embed templates
+var templatesFS embed.FS
+
+const example = `# Boards: dashboards of PromQL panels, a built-in board per access-log
+# job (service-<job>), and the TV wall board at /tv. Boards are YAML in
+# the folder below (one per file, in git) or made in the UI.
+boards:
+  folder: boards           # *.yaml boards; missing folder: none
+  refresh: 30s             # how often panels reload
+  # services:              # capacity for the service boards' "capacity used"
+  #   web: {rps_per_instance: 500, instances: 4}
+  tv:
+    playlist: []           # boards /tv rotates through; empty: every service board
+    interval: 30s          # time on each board
+    refresh: 15s
+  # boards:                # boards may also be written here (write $$ for PromQL's $)
+  #   - name: edge
+  #     title: Edge
+  #     panels:
+  #       - {title: Requests per second, kind: stat, unit: req/s, queries: [{expr: 'sum(rate(http_requests_total[1m]))'}]}
+`
+
+// Part returns the boards part.
+func Part() component.Part {
+	return component.Part{
+		Name:      "boards",
+		Summary:   "Dashboards, a built-in board per service, and the TV wall board",
+		Example:   example,
+		NewConfig: func() component.Config { return DefaultConfig() },
+		New: func(d component.Deps, c component.Config) (component.Component, error) {
+			return New(d, c.(*Config))
+		},
+	}
+}
+
+// Boards is the running part.
+type Boards struct {
+	cfg   *Config
+	deps  component.Deps
+	log   *slog.Logger
+	pages *ui.Pages
+	sql   sqlBoards
+
+	mu     sync.Mutex // guards folder and folderErr
+	folder []*Board
+	ferr   []string
+}
+
+var _ component.Component = (*Boards)(nil)
+
+// New builds the part; no I/O.
+func New(d component.Deps, cfg *Config) (*Boards, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	b := &Boards{cfg: cfg, deps: d, log: d.Logger, sql: sqlBoards{d.SQL}}
+	if d.UI != nil {
+		sub, err := fs.Sub(templatesFS, "templates")
+		if err != nil {
+			return nil, err
+		}
+		if b.pages, err = d.UI.ParseWith(sub, []string{"panels.tmpl"}, "index.html", "board.html", "panel.html", "tv.html", "edit.html"); err != nil {
+			return nil, fmt.Errorf("parse boards pages: %w", err)
+		}
+	}
+	return b, nil
+}
+
+// Name returns "boards".
+func (b *Boards) Name() string { return "boards" }
+
+// Start prepares the SQL table and reads the boards folder.
+func (b *Boards) Start(ctx context.Context) error {
+	if b.deps.SQL != nil {
+		if err := b.deps.SQL.Migrate(ctx, "boards", migrations()); err != nil {
+			return err
+		}
+	}
+	b.reload()
+	return nil
+}
+
+// Stop does nothing: the part holds no connections.
+func (b *Boards) Stop(context.Context) error { return nil }
+
+// reload reads the folder's boards; a bad file is reported and skipped.
+func (b *Boards) reload() []string {
+	var boards []*Board
+	var problems []string
+	if dir := b.cfg.Folder; dir != "" {
+		entries, err := os.ReadDir(dir)
+		if err != nil && !os.IsNotExist(err) {
+			problems = append(problems, err.Error())
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
+				continue
+			}
+			path := filepath.Join(dir, name)
+			data, err := os.ReadFile(path)
+			if err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			var bd Board
+			if err := config.DecodeDocument(path, data, &bd); err != nil {
+				problems = append(problems, err.Error())
+				continue
+			}
+			bd.source = "folder " + path
+			boards = append(boards, &bd)
+		}
+	}
+	for _, p := range problems {
+		b.log.Warn("board not loaded", "err", p)
+	}
+	b.mu.Lock()
+	b.folder, b.ferr = boards, problems
+	b.mu.Unlock()
+	return problems
+}
+
+// all returns every board: from the config, the folder, the SQL store and
+// the built-in service boards, the first of a name winning in that order.
+func (b *Boards) all(ctx context.Context) []*Board {
+	var out []*Board
+	seen := map[string]bool{}
+	add := func(bs ...*Board) {
+		for _, bd := range bs {
+			if !seen[bd.Name] {
+				seen[bd.Name] = true
+				out = append(out, bd)
+			}
+		}
+	}
+	add(b.cfg.Boards...)
+	b.mu.Lock()
+	add(b.folder...)
+	b.mu.Unlock()
+	if b.deps.SQL != nil {
+		if ui, err := b.sql.list(ctx); err == nil {
+			add(ui...)
+		} else {
+			b.log.Warn("listing boards failed", "err", err)
+		}
+	}
+	for _, job := range b.jobs(ctx) {
+		add(serviceBoard(job, b.cfg.Services[job]))
+	}
+	return out
+}
+
+// jobs returns the access-log jobs the store has.
+func (b *Boards) jobs(ctx context.Context) []string {
+	if b.deps.Query == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	vals, err := b.deps.Query.QueryInstant(ctx, `count by (job) (last_over_time(http_requests_total[1d]))`, time.Now())
+	if err != nil {
+		return nil
+	}
+	var jobs []string
+	for _, v := range vals {
+		if j := v.Labels.Get("job"); j != "" && boardName.MatchString("service-"+j) {
+			jobs = append(jobs, j)
+		}
+	}
+	sort.Strings(jobs)
+	return jobs
+}
+
+// board returns the board called name.
+func (b *Boards) board(ctx context.Context, name string) (*Board, error) {
+	for _, bd := range b.all(ctx) {
+		if bd.Name == name {
+			return bd, nil
+		}
+	}
+	return nil, errNoBoard
+}
+
+// playlist returns the TV's boards.
+func (b *Boards) playlist(ctx context.Context) []string {
+	if len(b.cfg.TV.Playlist) > 0 {
+		return b.cfg.TV.Playlist
+	}
+	var out []string
+	for _, bd := range b.all(ctx) {
+		if bd.source == "built-in" {
+			out = append(out, bd.Name)
+		}
+	}
+	if len(out) == 0 {
+		for _, bd := range b.all(ctx) {
+			out = append(out, bd.Name)
+		}
+	}
+	return slices.Clip(out)
+}
+
+var _ metricstore.Querier = (metricstore.Querier)(nil)
