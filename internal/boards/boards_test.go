@@ -150,3 +150,29 @@ func (h *harness) postBody(t *testing.T, path string, form url.Values, role stri
 	}
 	return resp.StatusCode, b.String()
 }
+
+// TestTVRole: a TV token reaches the TV pages and their panels, and
+// nothing else of the boards.
+func TestTVRole(t *testing.T) {
+	h := newHarness(t, DefaultConfig())
+	h.feed(t, "web")
+	for path, want := range map[string]int{
+		"/tv/service-web?tv=1":        200,
+		"/boards/service-web/panel/0": 200,
+		"/boards/service-web":         403,
+		"/boards":                     403,
+		"/api/boards":                 403,
+	} {
+		if code, _ := h.get(t, path, "tv"); code != want {
+			t.Errorf("tv role %s: %d, want %d", path, code, want)
+		}
+	}
+	// The playlist starts at the first service board.
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ := http.NewRequest("GET", h.srv.URL+"/tv", nil)
+	req.Header.Set("X-Test-Role", "tv")
+	resp, err := c.Do(req)
+	if err != nil || resp.StatusCode != 303 || resp.Header.Get("Location") != "/tv/service-web?tv=1&playlist=1" {
+		t.Fatalf("/tv: %v %v %q", err, resp.Status, resp.Header.Get("Location"))
+	}
+}

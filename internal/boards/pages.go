@@ -24,11 +24,11 @@ import (
 func (b *Boards) mountPages(m *httpapi.Mux) {
 	m.Page("GET /boards", httpapi.Viewer, "Boards", b.pageIndex)
 	m.Page("GET /boards/{name}", httpapi.Viewer, "Board", b.pageBoard)
-	m.Page("GET /boards/{name}/panel/{i}", httpapi.Viewer, "Board", b.pagePanel)
+	m.Page("GET /boards/{name}/panel/{i}", httpapi.TV, "Board", b.pagePanel)
 	m.Page("GET /boards/{name}/edit", httpapi.Operator, "Edit board", b.pageEdit)
 	m.Page("POST /boards/{name}/edit", httpapi.Operator, "Edit board", b.pageSave)
-	m.Page("GET /tv", httpapi.Viewer, "TV", b.pageTVStart)
-	m.Page("GET /tv/{name}", httpapi.Viewer, "TV", b.pageTV)
+	m.Page("GET /tv", httpapi.TV, "TV", b.pageTVStart)
+	m.Page("GET /tv/{name}", httpapi.TV, "TV", b.pageTV)
 }
 
 // Ranges offered by the time-range picker.

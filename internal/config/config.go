@@ -112,7 +112,7 @@ type SQL struct {
 }
 
 // Roles in the order of power; a role can do everything the ones before it can.
-var Roles = []string{"viewer", "operator", "admin"}
+var Roles = []string{"tv", "viewer", "operator", "admin"}
 
 // Default returns the config used when a key is not set.
 func Default() Config {

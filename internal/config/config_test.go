@@ -118,7 +118,7 @@ func TestBadConfigs(t *testing.T) {
 			`testdata/many.bad.yaml:4:10: log.level: "loud" is not one of debug, info, warn, error`,
 			`testdata/many.bad.yaml:5:11: log.format: "xml" is not one of text, json`,
 			`testdata/many.bad.yaml:8:21: server.shutdown_timeout: must be more than 0`,
-			`testdata/many.bad.yaml:12:13: auth.tokens[0].role: "superuser" is not one of viewer, operator, admin`,
+			`testdata/many.bad.yaml:12:13: auth.tokens[0].role: "superuser" is not one of tv, viewer, operator, admin`,
 			"testdata/many.bad.yaml:13:14: auth.tokens[0].token: too short: use at least 16 characters (e.g. `openssl rand -hex 24`)",
 			`testdata/many.bad.yaml:14:13: auth.tokens[1].name: "a" is already the name of tokens[0]`,
 			`testdata/many.bad.yaml:17:16: auth.session_ttl: 10s is too short: want at least 1m`,

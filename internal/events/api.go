@@ -12,7 +12,7 @@ import (
 
 // Mount registers GET /api/events.
 func (s *Store) Mount(m *httpapi.Mux) {
-	m.API("GET /api/events", httpapi.Viewer, s.apiList)
+	m.API("GET /api/events", httpapi.TV, s.apiList)
 }
 
 // apiList answers GET /api/events?from=&to=&part=&kind=&label=k:v&limit=.

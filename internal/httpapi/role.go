@@ -11,6 +11,7 @@ type Role int
 // Roles, each allowed everything the ones before it are.
 const (
 	Public   Role = iota // anybody, no token
+	TV                   // a wall screen: the TV pages and the queries they make
 	Viewer               // read
 	Operator             // act: silence, replay, delete a key when allowed
 	Admin                // configure, debug
@@ -21,6 +22,8 @@ func (r Role) String() string {
 	switch r {
 	case Public:
 		return "public"
+	case TV:
+		return "tv"
 	case Viewer:
 		return "viewer"
 	case Operator:
@@ -33,7 +36,7 @@ func (r Role) String() string {
 
 // ParseRole parses a role name from the config.
 func ParseRole(s string) (Role, error) {
-	for r := Viewer; r <= Admin; r++ {
+	for r := TV; r <= Admin; r++ {
 		if r.String() == s {
 			return r, nil
 		}

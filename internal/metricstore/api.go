@@ -42,9 +42,11 @@ type route struct {
 // buildinfo GET only, as there.
 func routes() []route {
 	var rs []route
+	// A TV token may run queries: the wall board's panels need them.
+	for _, p := range []string{"GET /api/v1/query", "POST /api/v1/query", "GET /api/v1/query_range", "POST /api/v1/query_range"} {
+		rs = append(rs, route{p, httpapi.TV})
+	}
 	for _, p := range []string{
-		"GET /api/v1/query", "POST /api/v1/query",
-		"GET /api/v1/query_range", "POST /api/v1/query_range",
 		"GET /api/v1/series", "POST /api/v1/series",
 		"GET /api/v1/labels", "POST /api/v1/labels",
 		"GET /api/v1/label/{name}/values",

@@ -206,6 +206,14 @@ func (a *Auth) session(ctx context.Context, cookie string) (*httpapi.Identity, e
 			return nil, nil
 		}
 	}
+	if r == httpapi.TV && time.Until(time.Unix(expires, 0)) < a.sessionTTL/2 {
+		// A wall screen runs for days: its session renews itself while
+		// the screen is on (its cookie lasts as long as the browser runs).
+		if _, err := a.db.ExecContext(ctx, `UPDATE dandan_sessions SET expires_at = $1 WHERE id_hash = $2`,
+			time.Now().Add(a.sessionTTL).Unix(), hashString(cookie)); err != nil {
+			a.log.Warn("renewing a TV session failed", "err", err)
+		}
+	}
 	return &httpapi.Identity{Name: name, Role: r, Session: true, CSRF: csrf}, nil
 }
 
@@ -218,8 +226,12 @@ func (a *Auth) newSession(ctx context.Context, w http.ResponseWriter, r *http.Re
 	if err != nil {
 		return fmt.Errorf("save session: %w", err)
 	}
+	maxAge := int(a.sessionTTL.Seconds())
+	if role == httpapi.TV {
+		maxAge = 0 // kept while the browser runs; the server renews the session while it is used
+	}
 	http.SetCookie(w, &http.Cookie{
-		Name: SessionCookie, Value: id, Path: "/", MaxAge: int(a.sessionTTL.Seconds()),
+		Name: SessionCookie, Value: id, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: a.cookieSecure(r), SameSite: http.SameSiteLaxMode,
 	})
 	return nil

@@ -28,7 +28,7 @@ func (s *Server) mountShell() {
 
 	m.Page("GET /login", httpapi.Public, "Log in", s.loginPage)
 	m.Page("POST /login", httpapi.Public, "Log in", s.login)
-	m.Page("POST /logout", httpapi.Viewer, "Log out", s.logout)
+	m.Page("POST /logout", httpapi.TV, "Log out", s.logout)
 
 	m.Page("GET /{$}", httpapi.Viewer, "Overview", s.home)
 	m.Page("GET /status", httpapi.Viewer, "Status", s.statusPage)
@@ -36,7 +36,7 @@ func (s *Server) mountShell() {
 	m.Page("GET /api-docs", httpapi.Viewer, "API", s.apiPage)
 
 	m.API("GET /api/status", httpapi.Viewer, s.apiStatus)
-	m.API("GET /api/whoami", httpapi.Viewer, s.apiWhoami)
+	m.API("GET /api/whoami", httpapi.TV, s.apiWhoami)
 	m.API("GET /api/routes", httpapi.Viewer, s.apiRoutes)
 	m.API("GET /api/config", httpapi.Admin, s.apiConfig)
 

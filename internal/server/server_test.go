@@ -22,6 +22,7 @@ import (
 )
 
 const (
+	tvToken       = "tv-token-0123456789abcd"
 	viewerToken   = "viewer-token-0123456789"
 	operatorToken = "operator-token-0123456789"
 	adminToken    = "admin-token-0123456789ab"
@@ -67,6 +68,7 @@ func newTestServer(t testing.TB, yaml string) (*Server, *httptest.Server) {
 func newTestServerWith(t testing.TB, yaml string, status StatusSource) (*Server, *httptest.Server) {
 	t.Helper()
 	base := "auth:\n  tokens:\n" +
+		"    - {name: tv, role: tv, token: " + tvToken + "}\n" +
 		"    - {name: wall, role: viewer, token: " + viewerToken + "}\n" +
 		"    - {name: oncall, role: operator, token: " + operatorToken + "}\n" +
 		"    - {name: root, role: admin, token: " + adminToken + "}\n"
@@ -151,7 +153,7 @@ func errorBody(t *testing.T, resp *http.Response) httpapi.ErrorBody {
 // token and a token of each role.
 func TestEveryRoute(t *testing.T) {
 	s, ts := newTestServer(t, "")
-	roleToken := map[httpapi.Role]string{httpapi.Viewer: viewerToken, httpapi.Operator: operatorToken, httpapi.Admin: adminToken}
+	roleToken := map[httpapi.Role]string{httpapi.TV: tvToken, httpapi.Viewer: viewerToken, httpapi.Operator: operatorToken, httpapi.Admin: adminToken}
 	routes := s.Mux().Routes()
 	if len(routes) < 20 {
 		t.Fatalf("only %d routes registered", len(routes))
@@ -189,7 +191,7 @@ func TestEveryRoute(t *testing.T) {
 				}
 			}
 			// Each role below the route's gets 403; the route's own role passes.
-			for role := httpapi.Viewer; role <= httpapi.Admin; role++ {
+			for role := httpapi.TV; role <= httpapi.Admin; role++ {
 				resp := do(t, ts, method, path, roleToken[role])
 				if role < rt.Role {
 					if resp.StatusCode != http.StatusForbidden {

@@ -19,7 +19,7 @@ import (
 // Mount registers the watchdog's API and pages.
 func (a *Agent) Mount(m *httpapi.Mux) {
 	m.API("GET /api/watch/jobs", httpapi.Viewer, a.apiJobs)
-	m.API("GET /api/watch/jobs/{job}/top-clients", httpapi.Viewer, a.apiTopClients)
+	m.API("GET /api/watch/jobs/{job}/top-clients", httpapi.TV, a.apiTopClients)
 	m.API("GET /api/watch/outputs", httpapi.Viewer, a.apiOutputs)
 	m.Handle("GET /api/watch/metrics", httpapi.Viewer, http.HandlerFunc(a.exposition))
 	a.mountPages(m)
