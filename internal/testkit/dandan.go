@@ -72,6 +72,7 @@ type Dandan struct {
 	Config string // the config file
 	Log    string // its stdout and stderr
 	proc   *process
+	env    []string
 }
 
 // DandanConfig are the fields a StartDandan config template may use.
@@ -92,7 +93,7 @@ func StartDandan(t testing.TB, conf string, env ...string) *Dandan {
 		t.Fatalf("dandan config template: %v", err)
 	}
 	for attempt := 1; ; attempt++ {
-		d := &Dandan{Dir: dir, Config: filepath.Join(dir, "dandan.yaml"), Log: filepath.Join(dir, "dandan.log")}
+		d := &Dandan{Dir: dir, Config: filepath.Join(dir, "dandan.yaml"), Log: filepath.Join(dir, "dandan.log"), env: env}
 		v := DandanConfig{Listen: FreeAddr(t), DataDir: filepath.Join(dir, "data")}
 		var b strings.Builder
 		if err := tmpl.Execute(&b, v); err != nil {
@@ -106,27 +107,7 @@ func StartDandan(t testing.TB, conf string, env ...string) *Dandan {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = waitReady(d.proc, func() error {
-			resp, err := http.Get(d.URL + "/healthz")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				return fmt.Errorf("/healthz: %s", resp.Status)
-			}
-			// Every route but health answers 503 until all components
-			// have started; any other answer means the server is open.
-			resp, err = http.Get(d.URL + "/api/whoami")
-			if err != nil {
-				return err
-			}
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusServiceUnavailable {
-				return fmt.Errorf("dandan is starting")
-			}
-			return nil
-		})
+		err = d.waitReady()
 		if err == nil {
 			return d
 		}
@@ -135,6 +116,46 @@ func StartDandan(t testing.TB, conf string, env ...string) *Dandan {
 			continue
 		}
 		t.Fatalf("dandan up did not start: %v\n%s", err, tail(d.Log))
+	}
+}
+
+// waitReady waits until every component has started.
+func (d *Dandan) waitReady() error {
+	return waitReady(d.proc, func() error {
+		resp, err := http.Get(d.URL + "/healthz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/healthz: %s", resp.Status)
+		}
+		// Every route but health answers 503 until all components
+		// have started; any other answer means the server is open.
+		resp, err = http.Get(d.URL + "/api/whoami")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			return fmt.Errorf("dandan is starting")
+		}
+		return nil
+	})
+}
+
+// Restart stops dandan with SIGTERM and starts it again with the same
+// config, address and data, returning once it serves again.
+func (d *Dandan) Restart(t testing.TB) {
+	t.Helper()
+	d.proc.stop()
+	var err error
+	d.proc, err = start(t, procOpts{dir: d.Dir, log: d.Log, env: d.env, stopSig: syscall.SIGTERM}, DandanBinary(t), "up", "--config", d.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.waitReady(); err != nil {
+		t.Fatalf("dandan up did not start again: %v\n%s", err, tail(d.Log))
 	}
 }
 

@@ -57,6 +57,7 @@ type Agent struct {
 	last    []metricstore.Sample
 	lastT   time.Time
 	lastErr error
+	prevT   int64 // the last commit's time, Unix ms
 }
 
 // source is a scraped source (a status page, the host) with its latest
@@ -215,8 +216,10 @@ func (a *Agent) restore() error {
 		return fmt.Errorf("read journal: %w", err)
 	}
 	for _, job := range a.jobs {
-		job.restore(familiesOf(samples, job.cfg.Name), meta.Files[job.cfg.Name])
+		job.restore(familiesOf(samples, job.cfg.Name, meta.T), meta.Files[job.cfg.Name])
+		job.markEmitted(samples)
 	}
+	a.prevT = meta.T
 	a.log.Info("restored counts and file positions", "commit", time.UnixMilli(meta.T).UTC(), "series", len(samples))
 	return nil
 }
@@ -273,9 +276,13 @@ func (a *Agent) commit(now time.Time) error {
 	ts := now.UnixMilli()
 	meta := recordMeta{T: ts, Files: map[string][]tail.Position{}}
 	var samples []metricstore.Sample
+	prev := a.prevT
+	if prev == 0 {
+		prev = ts - a.cfg.Interval.Std().Milliseconds()
+	}
 	for _, job := range a.jobs {
 		var pos []tail.Position
-		samples, pos = job.snapshot(samples, ts)
+		samples, pos = job.snapshot(samples, ts, prev)
 		meta.Files[job.cfg.Name] = pos
 	}
 	for _, s := range a.sources {
@@ -291,7 +298,7 @@ func (a *Agent) commit(now time.Time) error {
 	}
 	a.mu.Lock()
 	if err == nil {
-		a.last, a.lastT = samples, now
+		a.last, a.lastT, a.prevT = samples, now, ts
 	}
 	a.lastErr = err
 	a.mu.Unlock()

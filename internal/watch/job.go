@@ -33,6 +33,7 @@ type logJob struct {
 	invLog   rateLimit
 	top      *topWindow
 	err      error // the follower's last error, shown on the jobs page
+	emitted  map[uint64]bool // series committed before, by label hash (commit goroutine only)
 
 	done chan struct{}
 }
@@ -146,8 +147,11 @@ func (j *logJob) topClients(n int) []logs.Client {
 }
 
 // snapshot appends every series of the job at t to out, and returns the
-// positions the values stand for.
-func (j *logJob) snapshot(out []metricstore.Sample, t int64) ([]metricstore.Sample, []tail.Position) {
+// positions the values stand for. A counter seen for the first time also
+// gets a 0 at prev, the commit before: it had counted nothing then, and
+// without that sample rate() could not see its first counts (Prometheus
+// injects such zeros from created timestamps the same way).
+func (j *logJob) snapshot(out []metricstore.Sample, t, prev int64) ([]metricstore.Sample, []tail.Position) {
 	j.mu.Lock()
 	fams := j.agg.Families()
 	pos := make([]tail.Position, 0, len(j.pos))
@@ -161,9 +165,11 @@ func (j *logJob) snapshot(out []metricstore.Sample, t int64) ([]metricstore.Samp
 	lines := j.lines
 	j.mu.Unlock()
 	sort.Slice(pos, func(a, b int) bool { return pos[a].Path < pos[b].Path })
-	out = appendFamilies(out, fams, t)
 	job := j.cfg.Name
+	first := len(out)
+	out = appendFamilies(out, fams, t)
 	out = append(out, metricstore.Sample{Labels: metricstore.FromStrings("__name__", "dandan_watch_lines_read_total", "job", job), T: t, V: float64(lines)})
+	out = j.startAtZero(out, first, prev)
 	for _, l := range lag {
 		out = append(out, metricstore.Sample{Labels: metricstore.FromStrings("__name__", "dandan_watch_file_lag_bytes", "job", job, "path", l.Path), T: t, V: float64(l.Bytes)})
 	}
@@ -209,7 +215,9 @@ func formatLe(b float64) string {
 }
 
 // familiesOf rebuilds the engine's families of job from committed samples.
-func familiesOf(samples []metricstore.Sample, job string) []logs.Family {
+// Only samples at t count: a record also holds the zeros of new series
+// at the commit before.
+func familiesOf(samples []metricstore.Sample, job string, t int64) []logs.Family {
 	plain := map[string]*logs.Family{}
 	hists := map[string]*logs.Series{} // by labels without le
 	var order []*logs.Family
@@ -224,7 +232,7 @@ func familiesOf(samples []metricstore.Sample, job string) []logs.Family {
 		return f
 	}
 	for _, s := range samples {
-		if s.Labels.Get("job") != job {
+		if s.Labels.Get("job") != job || s.T != t {
 			continue
 		}
 		name := s.Labels.Get("__name__")
@@ -308,3 +316,43 @@ func (r *rateLimit) allow() bool {
 }
 
 var errStopped = errors.New("stopped")
+
+// startAtZero inserts, before each counter sample of out[first:] whose
+// series this job has not committed yet, a 0 at prev.
+func (j *logJob) startAtZero(out []metricstore.Sample, first int, prev int64) []metricstore.Sample {
+	if j.emitted == nil {
+		j.emitted = map[uint64]bool{}
+	}
+	var zeros []metricstore.Sample
+	for _, s := range out[first:] {
+		h := s.Labels.Hash()
+		if j.emitted[h] {
+			continue
+		}
+		j.emitted[h] = true
+		if prev > 0 && prev < s.T {
+			zeros = append(zeros, metricstore.Sample{Labels: s.Labels, T: prev, V: 0})
+		}
+	}
+	if len(zeros) == 0 {
+		return out
+	}
+	// The zeros go first: each series' samples stay in time order.
+	merged := make([]metricstore.Sample, 0, len(out)+len(zeros))
+	merged = append(merged, out[:first]...)
+	merged = append(merged, zeros...)
+	return append(merged, out[first:]...)
+}
+
+// markEmitted records the series of samples as committed before (restored
+// from the journal), so that they get no zero.
+func (j *logJob) markEmitted(samples []metricstore.Sample) {
+	if j.emitted == nil {
+		j.emitted = map[uint64]bool{}
+	}
+	for _, s := range samples {
+		if s.Labels.Get("job") == j.cfg.Name {
+			j.emitted[s.Labels.Hash()] = true
+		}
+	}
+}
