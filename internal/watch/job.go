@@ -32,7 +32,7 @@ type logJob struct {
 	lastLine time.Time
 	invLog   rateLimit
 	top      *topWindow
-	err      error // the follower's last error, shown on the jobs page
+	err      error           // the follower's last error, shown on the jobs page
 	emitted  map[uint64]bool // series committed before, by label hash (commit goroutine only)
 
 	done chan struct{}
