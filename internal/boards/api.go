@@ -19,6 +19,8 @@ func (b *Boards) Mount(m *httpapi.Mux) {
 	m.API("PUT /api/boards/{name}", httpapi.Operator, b.apiPut)
 	m.API("DELETE /api/boards/{name}", httpapi.Operator, b.apiDelete)
 	m.API("POST /api/boards/reload", httpapi.Operator, b.apiReload)
+	m.API("GET /api/boards/{name}/rules", httpapi.Viewer, b.apiRules)
+	b.alerts.Mount(m)
 	b.mountPages(m)
 }
 

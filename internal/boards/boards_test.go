@@ -2,13 +2,17 @@ package boards
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dandan-sre/dandan/internal/events"
+	"github.com/dandan-sre/dandan/internal/testkit"
 )
 
 func TestServiceBoard(t *testing.T) {
@@ -174,5 +178,50 @@ func TestTVRole(t *testing.T) {
 	resp, err := c.Do(req)
 	if err != nil || resp.StatusCode != 303 || resp.Header.Get("Location") != "/tv/service-web?tv=1&playlist=1" {
 		t.Fatalf("/tv: %v %v %q", err, resp.Status, resp.Header.Get("Location"))
+	}
+}
+
+// TestAlertsAndThresholdRules: panel thresholds become a rule file that
+// promtool accepts, and an alert that fires shows on the board and TV.
+func TestAlertsAndThresholdRules(t *testing.T) {
+	dir := t.TempDir()
+	rules := dir + "/rules.yml"
+	if err := os.WriteFile(rules, []byte(`groups:
+  - name: test
+    interval: 1s
+    rules:
+      - alert: WebDown
+        expr: vector(1) > 0
+        labels: {severity: critical, job: web}
+        annotations: {summary: "web is down"}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Alerting.RuleFiles = []string{rules}
+	h := newHarness(t, cfg)
+	h.feed(t, "web")
+	code, body := h.get(t, "/api/boards/service-web/rules", "")
+	if code != 200 || !strings.Contains(body, "alert: ServiceWeb5xxErrorsCritical") || !strings.Contains(body, "severity: critical") {
+		t.Fatalf("%d\n%s", code, body)
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		f := dir + "/board.rules.yml"
+		os.WriteFile(f, []byte(body), 0o644)
+		if out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput(); err != nil {
+			t.Fatalf("promtool check rules: %v\n%s\n%s", err, out, body)
+		}
+	} else {
+		t.Log("promtool not found (Debian package prometheus): rule file not checked")
+	}
+	testkit.Eventually(t, 10*time.Second, func() error {
+		_, frag := h.get(t, "/boards/alerts?label=job:web", "tv")
+		if !strings.Contains(frag, "WebDown") || !strings.Contains(frag, "web is down") || !strings.Contains(frag, "bd-alert-critical") {
+			return fmt.Errorf("alert strip: %s", frag)
+		}
+		return nil
+	})
+	if _, frag := h.get(t, "/boards/alerts?label=job:other", "tv"); strings.Contains(frag, "WebDown") {
+		t.Errorf("alert of job web on another board: %s", frag)
 	}
 }

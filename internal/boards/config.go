@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/dandan-sre/dandan/internal/alerting"
 	"github.com/dandan-sre/dandan/internal/config"
 )
 
@@ -23,6 +24,8 @@ type Config struct {
 	Refresh config.Duration `yaml:"refresh"`
 	// TV configures the wall board.
 	TV TVConfig `yaml:"tv"`
+	// Alerting evaluates Prometheus rule files and sends the alerts.
+	Alerting alerting.Config `yaml:"alerting"`
 }
 
 // TVConfig is the TV playlist.
@@ -38,7 +41,8 @@ type TVConfig struct {
 func DefaultConfig() *Config {
 	return &Config{
 		Refresh: config.Duration(30 * time.Second),
-		TV:      TVConfig{Interval: config.Duration(30 * time.Second), Refresh: config.Duration(15 * time.Second)},
+		TV:       TVConfig{Interval: config.Duration(30 * time.Second), Refresh: config.Duration(15 * time.Second)},
+		Alerting: alerting.DefaultConfig(),
 	}
 }
 
@@ -79,5 +83,6 @@ func (c *Config) Validate() error {
 			errs.Add(fmt.Sprintf("tv.playlist[%d]", i), "a board name")
 		}
 	}
+	errs.Merge("alerting", c.Alerting.Validate())
 	return errs.Err()
 }

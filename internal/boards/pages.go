@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -27,6 +28,7 @@ func (b *Boards) mountPages(m *httpapi.Mux) {
 	m.Page("GET /boards/{name}/panel/{i}", httpapi.TV, "Board", b.pagePanel)
 	m.Page("GET /boards/{name}/edit", httpapi.Operator, "Edit board", b.pageEdit)
 	m.Page("POST /boards/{name}/edit", httpapi.Operator, "Edit board", b.pageSave)
+	m.Page("GET /boards/alerts", httpapi.TV, "Alerts", b.pageAlerts)
 	m.Page("GET /tv", httpapi.TV, "TV", b.pageTVStart)
 	m.Page("GET /tv/{name}", httpapi.TV, "TV", b.pageTV)
 }
@@ -78,6 +80,7 @@ type boardView struct {
 	Refresh             int // seconds
 	Query               string
 	EventsURL           string
+	AlertsURL           string
 	CanEdit             bool
 	TV                  bool
 	Next                string // the TV playlist's next page
@@ -140,6 +143,7 @@ func (b *Boards) view(ctx context.Context, r *http.Request, bd *Board) boardView
 		ev.Add("label", k+":"+Expand(val, vals))
 	}
 	v.EventsURL = "/api/events?" + ev.Encode()
+	v.AlertsURL = "/boards/alerts?" + ev.Encode()
 	for i, p := range bd.Panels {
 		pv := panelView{Index: i, Title: p.Title, Kind: p.Kind, Unit: p.Unit, Width: p.width(), Help: p.Help, OnTV: p.TV == nil || *p.TV}
 		type jq struct {
@@ -479,3 +483,46 @@ func (b *Boards) pageTV(w http.ResponseWriter, r *http.Request) error {
 
 var _ = template.HTML("")
 var _ = fmt.Sprint
+
+// alertsView lists the alerts pending or firing now.
+type alertsView struct {
+	Alerts []alertRow
+}
+
+type alertRow struct {
+	Name, State, Severity, Summary, Since string
+}
+
+// pageAlerts renders the alerts whose labels match every label=k:v.
+func (b *Boards) pageAlerts(w http.ResponseWriter, r *http.Request) error {
+	want := map[string]string{}
+	for _, l := range r.URL.Query()["label"] {
+		k, v, ok := strings.Cut(l, ":")
+		if ok {
+			want[k] = v
+		}
+	}
+	var v alertsView
+	for _, a := range b.alerts.Active() {
+		match := true
+		for k, val := range want {
+			if a.Labels[k] != val {
+				match = false
+			}
+		}
+		if !match {
+			continue
+		}
+		since := a.ActiveAt
+		if !a.FiredAt.IsZero() {
+			since = a.FiredAt
+		}
+		summary := a.Annotations["summary"]
+		if summary == "" {
+			summary = a.Annotations["description"]
+		}
+		v.Alerts = append(v.Alerts, alertRow{Name: a.Name, State: a.State, Severity: a.Severity, Summary: summary,
+			Since: since.UTC().Format(time.RFC3339)})
+	}
+	return b.pages.Render(w, r, http.StatusOK, "alerts", "Alerts", v)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dandan-sre/dandan/internal/alerting"
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/config"
 	"github.com/dandan-sre/dandan/internal/metricstore"
@@ -35,6 +37,13 @@ boards:
     playlist: []           # boards /tv rotates through; empty: every service board
     interval: 30s          # time on each board
     refresh: 15s
+  alerting:
+    rule_files: []         # Prometheus rule files (globs), evaluated in-process
+    interval: 30s
+    repeat_interval: 4h    # webhooks hear of a firing alert again this often
+    webhooks: []           # Alertmanager-style webhook receivers
+    #  - {name: oncall, url: https://hooks.example/alerts, bearer_token: ${HOOK_TOKEN}}
+    alertmanager_url: ""   # also send to a real Alertmanager
   # boards:                # boards may also be written here (write $$ for PromQL's $)
   #   - name: edge
   #     title: Edge
@@ -63,6 +72,8 @@ type Boards struct {
 	pages *ui.Pages
 	sql   sqlBoards
 
+	alerts *alerting.Engine
+
 	mu     sync.Mutex // guards folder and folderErr
 	folder []*Board
 	ferr   []string
@@ -76,12 +87,23 @@ func New(d component.Deps, cfg *Config) (*Boards, error) {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	b := &Boards{cfg: cfg, deps: d, log: d.Logger, sql: sqlBoards{d.SQL}}
+	var store alerting.RuleStore // nil when store.metrics.enabled is false
+	if rs, ok := d.Query.(alerting.RuleStore); ok {
+		store = rs
+	}
+	eng, err := alerting.New(alerting.Options{Config: cfg.Alerting, Metrics: store, Events: d.Events, SQL: d.SQL,
+		Logger: d.Logger.With("component", "alerting"), Registerer: d.Registerer,
+		QueryLink: func(expr string) string { return "/watch/query?q=" + url.QueryEscape(expr) }})
+	if err != nil {
+		return nil, err
+	}
+	b.alerts = eng
 	if d.UI != nil {
 		sub, err := fs.Sub(templatesFS, "templates")
 		if err != nil {
 			return nil, err
 		}
-		if b.pages, err = d.UI.ParseWith(sub, []string{"panels.tmpl"}, "index.html", "board.html", "panel.html", "tv.html", "edit.html"); err != nil {
+		if b.pages, err = d.UI.ParseWith(sub, []string{"panels.tmpl"}, "index.html", "board.html", "panel.html", "tv.html", "edit.html", "alerts.html"); err != nil {
 			return nil, fmt.Errorf("parse boards pages: %w", err)
 		}
 	}
@@ -99,11 +121,12 @@ func (b *Boards) Start(ctx context.Context) error {
 		}
 	}
 	b.reload()
-	return nil
+	return b.alerts.Start(ctx)
 }
 
-// Stop does nothing: the part holds no connections.
-func (b *Boards) Stop(context.Context) error { return nil }
+// Stop stops evaluating alert rules, letting queued notifications out by
+// ctx's deadline.
+func (b *Boards) Stop(ctx context.Context) error { return b.alerts.Stop(ctx) }
 
 // reload reads the folder's boards; a bad file is reported and skipped.
 func (b *Boards) reload() []string {

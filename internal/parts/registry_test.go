@@ -28,7 +28,7 @@ const module = "github.com/dandan-sre/dandan/"
 // shared; so is logs, the access-log engine, whose part is only the
 // command `dandan logs parse`.
 var shared = []string{"buildinfo", "cli", "component", "config", "httpapi", "parts", "server", "sqlstore", "testkit", "ui",
-	"metricstore", "tail", "journal", "remotewrite", "opentsdb", "webstatus", "hostmetrics", "logs", "events"}
+	"metricstore", "tail", "journal", "remotewrite", "opentsdb", "webstatus", "hostmetrics", "logs", "events", "alerting"}
 
 // packageDirs returns every directory under ../../internal and ../../cmd
 // that holds non-test Go files.
