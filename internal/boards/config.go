@@ -40,7 +40,7 @@ type TVConfig struct {
 // DefaultConfig returns the section's defaults.
 func DefaultConfig() *Config {
 	return &Config{
-		Refresh: config.Duration(30 * time.Second),
+		Refresh:  config.Duration(30 * time.Second),
 		TV:       TVConfig{Interval: config.Duration(30 * time.Second), Refresh: config.Duration(15 * time.Second)},
 		Alerting: alerting.DefaultConfig(),
 	}
