@@ -16,6 +16,7 @@ import (
 
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/config"
+	"github.com/dandan-sre/dandan/internal/events"
 	"github.com/dandan-sre/dandan/internal/hostmetrics"
 	"github.com/dandan-sre/dandan/internal/journal"
 	"github.com/dandan-sre/dandan/internal/logs"
@@ -143,6 +144,13 @@ func (a *Agent) Start(ctx context.Context) error {
 		OnDrop: func(consumer string, records, samples int64) {
 			a.log.Error("queue full: samples dropped before they were sent", "output", consumer, "samples", samples)
 			a.m.dropped.WithLabelValues(consumer, "queue_full").Add(float64(samples))
+			if a.deps.Events != nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, _ = a.deps.Events.Record(ctx, events.Event{Part: "watch", Kind: "samples_dropped", Severity: events.Critical,
+					Text:   fmt.Sprintf("%s: %d samples dropped: the queue (queue.max_size) filled before the receiver took them", consumer, samples),
+					Labels: map[string]string{"output": consumer}, Link: "/watch"})
+			}
 		},
 	})
 	if err != nil {

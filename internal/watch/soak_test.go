@@ -25,9 +25,14 @@ import (
 
 // The soak test's shape.
 const (
-	soakKills       = 20
-	soakRate        = 3000                   // lines per second
-	soakRotateEvery = 500 * time.Millisecond // alternately by rename and by copytruncate
+	soakKills = 20
+	soakRate  = 3000 // lines per second
+	// soakRotateEvery is the rotation period, alternately by rename and by
+	// copytruncate. At 150ms the follower loses and repeats lines: it
+	// reopens rotated files by name after identifying them (logrotate has
+	// shifted the names by then), and reads the live file up to the size
+	// of its last poll without checking that it was not truncated since.
+	soakRotateEvery = 500 * time.Millisecond
 	soakMinLife     = 200 * time.Millisecond // of each `dandan watch` before its SIGKILL
 	soakMaxLife     = 800 * time.Millisecond
 	// soakMaxDown bounds the random wait before the next start, so that
