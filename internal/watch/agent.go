@@ -226,6 +226,11 @@ func (a *Agent) restore() error {
 	for _, job := range a.jobs {
 		job.restore(familiesOf(samples, job.cfg.Name, meta.T), meta.Files[job.cfg.Name])
 		job.markEmitted(samples)
+		for _, s := range samples {
+			if s.T == meta.T && s.Labels.Get("__name__") == "dandan_watch_lines_read_total" && s.Labels.Get("job") == job.cfg.Name {
+				job.lines = uint64(s.V)
+			}
+		}
 	}
 	a.prevT = meta.T
 	a.log.Info("restored counts and file positions", "commit", time.UnixMilli(meta.T).UTC(), "series", len(samples))
