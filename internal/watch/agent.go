@@ -45,6 +45,7 @@ type Agent struct {
 	meta    map[string]metricstore.Metadata
 	m       *agentMetrics
 	pages   *ui.Pages
+	recent  recent // the last commits' samples, for outputs keeping up
 	// rwMinBackoff and rwMaxBackoff bound remote_write retries; zero:
 	// the sender's defaults (tests make them short).
 	rwMinBackoff, rwMaxBackoff time.Duration
@@ -307,7 +308,11 @@ func (a *Agent) commit(now time.Time) error {
 	payload := a.enc.Encode(nil, samples, a.meta)
 	rec, err := encodeRecord(nil, &meta, payload)
 	if err == nil {
-		_, err = a.j.Append(rec, len(samples))
+		var pos journal.Pos
+		pos, err = a.j.Append(rec, len(samples))
+		if err == nil {
+			a.recent.put(pos, samples)
+		}
 	}
 	a.mu.Lock()
 	if err == nil {

@@ -36,7 +36,7 @@ func (a *Agent) openOutputs() error {
 		if err != nil {
 			return err
 		}
-		a.outputs = append(a.outputs, &storeOutput{base: base{j: a.j, r: r, log: a.log.With("output", "store")}, app: a.deps.Metrics})
+		a.outputs = append(a.outputs, &storeOutput{base: base{j: a.j, r: r, log: a.log.With("output", "store")}, app: a.deps.Metrics, recent: &a.recent})
 	}
 	for _, rc := range a.cfg.Outputs.RemoteWrite {
 		name := "remote_write-" + rc.Name
@@ -87,9 +87,15 @@ func (b *base) drain() {
 	}
 }
 
+// record is a journal record's payload and position.
+type record struct {
+	payload []byte
+	pos     journal.Pos
+}
+
 // batch reads one record, waiting for it, then more while they are there
 // already, up to the limits.
-func (b *base) batch(ctx context.Context) (payloads [][]byte, last journal.Pos, samples int, err error) {
+func (b *base) batch(ctx context.Context) (recs []record, last journal.Pos, samples int, err error) {
 	rec, pos, n, err := b.r.Next(ctx)
 	if err != nil {
 		return nil, pos, 0, err
@@ -99,36 +105,83 @@ func (b *base) batch(ctx context.Context) (payloads [][]byte, last journal.Pos, 
 		if err != nil {
 			b.log.Error("skipping a bad journal record", "pos", pos, "err", err)
 		} else {
-			payloads = append(payloads, p)
+			recs = append(recs, record{p, pos})
 			samples += n
 		}
 		last = pos
-		if len(payloads) >= maxBatchRecords || samples >= maxBatchSamples {
-			return payloads, last, samples, nil
+		if len(recs) >= maxBatchRecords || samples >= maxBatchSamples {
+			return recs, last, samples, nil
 		}
 		rec, pos, n, err = b.r.TryNext()
 		if err != nil || rec == nil {
-			return payloads, last, samples, nil
+			return recs, last, samples, nil
 		}
 	}
+}
+
+// payloads returns the payloads of recs.
+func payloads(recs []record) [][]byte {
+	out := make([][]byte, len(recs))
+	for i, r := range recs {
+		out[i] = r.payload
+	}
+	return out
+}
+
+// merge returns the payloads of recs as one remote_write request: the
+// payload itself when there is one, which needs no re-encoding.
+func merge(buf []byte, recs []record) ([]byte, error) {
+	if len(recs) == 1 {
+		return recs[0].payload, nil
+	}
+	return remotewrite.Merge(buf[:0], payloads(recs)...)
+}
+
+// recent keeps the samples of the last few commits by journal position,
+// so that an output keeping up takes them as they are instead of decoding
+// the record again.
+type recent struct {
+	mu   sync.Mutex
+	pos  [4]journal.Pos
+	smp  [4][]metricstore.Sample
+	next int
+}
+
+func (r *recent) put(pos journal.Pos, s []metricstore.Sample) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.pos[r.next], r.smp[r.next] = pos, s
+	r.next = (r.next + 1) % len(r.pos)
+}
+
+func (r *recent) get(pos journal.Pos) ([]metricstore.Sample, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, p := range r.pos {
+		if p == pos && r.smp[i] != nil {
+			return r.smp[i], true
+		}
+	}
+	return nil, false
 }
 
 // storeOutput appends to the embedded metric store.
 type storeOutput struct {
 	base
-	app metricstore.Appendable
+	app    metricstore.Appendable
+	recent *recent
 }
 
 func (o *storeOutput) name() string { return "store" }
 
 func (o *storeOutput) run(ctx context.Context) {
 	for {
-		payloads, last, _, err := o.batch(ctx)
+		recs, last, _, err := o.batch(ctx)
 		if err != nil {
 			return
 		}
 		for {
-			err = o.write(ctx, payloads)
+			err = o.write(ctx, recs)
 			if err == nil || ctx.Err() != nil {
 				break
 			}
@@ -149,13 +202,16 @@ func (o *storeOutput) run(ctx context.Context) {
 
 // write appends the samples of payloads in one transaction. Samples the
 // store has already (a record written again after a crash) are skipped.
-func (o *storeOutput) write(ctx context.Context, payloads [][]byte) error {
+func (o *storeOutput) write(ctx context.Context, recs []record) error {
 	app := o.app.Appender(ctx)
-	for _, p := range payloads {
-		samples, err := remotewrite.Decode(p)
-		if err != nil {
-			o.log.Error("skipping a bad journal record", "err", err)
-			continue
+	for _, rec := range recs {
+		samples, ok := o.recent.get(rec.pos)
+		if !ok {
+			var err error
+			if samples, err = remotewrite.Decode(rec.payload); err != nil {
+				o.log.Error("skipping a bad journal record", "err", err)
+				continue
+			}
 		}
 		for _, s := range samples {
 			if _, err := app.Append(0, s.Labels, s.T, s.V); err != nil {
@@ -188,17 +244,21 @@ func (o *remoteOutput) run(ctx context.Context) {
 	}
 	var buf []byte
 	for {
-		payloads, last, n, err := o.batch(ctx)
+		recs, last, n, err := o.batch(ctx)
 		if err != nil {
 			return
 		}
 		if err := o.r.AckWith(o.r.Acked(), last); err != nil {
 			o.log.Error("recording the batch in flight failed", "err", err)
 		}
-		buf, err = remotewrite.Merge(buf[:0], payloads...)
+		var req []byte
+		req, err = merge(buf, recs)
+		if len(recs) > 1 {
+			buf = req
+		}
 		if err != nil {
 			o.log.Error("skipping bad journal records", "err", err)
-		} else if err := o.s.Send(ctx, buf, n); err != nil {
+		} else if err := o.s.Send(ctx, req, n); err != nil {
 			var d *remotewrite.DroppedError
 			if !errors.As(err, &d) {
 				return // ctx done: the range stays in flight for the next start
@@ -262,12 +322,12 @@ func (o *tsdbOutput) name() string { return o.id }
 
 func (o *tsdbOutput) run(ctx context.Context) {
 	for {
-		payloads, last, _, err := o.batch(ctx)
+		recs, last, _, err := o.batch(ctx)
 		if err != nil {
 			return
 		}
 		var samples []metricstore.Sample
-		for _, p := range payloads {
+		for _, p := range payloads(recs) {
 			s, err := remotewrite.Decode(p)
 			if err != nil {
 				o.log.Error("skipping a bad journal record", "err", err)
