@@ -18,7 +18,9 @@
 #     against `redis-cli --bigkeys`;
 #   - the most expensive command the inspector sent (INFO commandstats
 #     usec_per_call, after CONFIG RESETSTAT);
-#   - redis-benchmark p99 of GET/SET alone and beside a big-keys scan.
+#   - redis-benchmark p99 of GET/SET alone and beside a big-keys scan, in
+#     P99_ROUNDS (5) alternating pairs: the machine is shared, so it prints
+#     the median of each side and the median of the paired changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${KEYS:-1000000}
@@ -191,7 +193,7 @@ gobench() { # topology pattern: prints bare, search with meta, search names (ms)
   local env=DANDAN_BENCH_REDIS=127.0.0.1:$solo
   [ "$1" = cluster ] && env=DANDAN_BENCH_CLUSTER=127.0.0.1:${cports[0]}
   env "$env" DANDAN_BENCH_PATTERN="$2" timeout "$T" "$work/redis.test" -test.run '^$' -test.bench 'BenchmarkScan/' -test.benchtime 3x |
-    awk '/bare-scan/ {b=$3} /search-meta-true/ {m=$3} /search-meta-false/ {n=$3} END {printf "%.0f %.0f %.0f\n", b/1e6, m/1e6, n/1e6}'
+    awk '/bare-scan/ {b=$3; bc=$5} /search-meta-true/ {m=$3} /search-meta-false/ {n=$3; nc=$5} END {printf "%.0f %.0f %.0f %.0f %.0f\n", b/1e6, m/1e6, n/1e6, bc, nc}'
 }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 best() { # run a command 3 times, keep the fastest (first field)
@@ -207,13 +209,13 @@ for topo in solo cluster; do
   for p in "${ports[@]}"; do redis-cli -p "$p" config resetstat >/dev/null; done
   read -r ours_ms ours_n ours_pages <<<"$(best search "$topo" "pattern=user:0001*&min=1000000")"
   read -r cli_ms cli_n <<<"$(best clitime "${ports[@]}" -- --scan --pattern 'user:0001*')"
-  read -r bare_ms insearch_ms innames_ms <<<"$(gobench "$topo" 'user:0001*')"
+  read -r bare_ms insearch_ms innames_ms _ _ <<<"$(gobench "$topo" 'user:0001*')"
   echo "pattern search user:0001*: dandan API ${ours_ms} ms (${ours_n} keys with type/len/TTL, ${ours_pages} pages) · redis-cli --scan --pattern ${cli_ms} ms (${cli_n}) · bare SCAN COUNT 1000 ${bare_ms} ms"
   echo "  in-process search: with type/len/TTL ${insearch_ms} ms, names only ${innames_ms} ms"
   echo "  redis-cli / dandan = $(ratio "$cli_ms" "$ours_ms")x (target >= 2.5) · dandan API / bare = $(ratio "$ours_ms" "$bare_ms")x, in-process names / bare = $(ratio "$innames_ms" "$bare_ms")x (target <= 1.3)"
   read -r all_ms all_n all_pages <<<"$(best search "$topo" "pattern=*&min=1000000&meta=0")"
-  read -r barea_ms _ inall_ms <<<"$(gobench "$topo" '*')"
-  echo "every key name: dandan API ${all_ms} ms (${all_n} keys, JSON included) · in-process ${inall_ms} ms · bare SCAN COUNT 1000 ${barea_ms} ms · in-process / bare = $(ratio "$inall_ms" "$barea_ms")x"
+  read -r barea_ms _ inall_ms barea_cpu inall_cpu <<<"$(gobench "$topo" '*')"
+  echo "every key name: dandan API ${all_ms} ms (${all_n} keys, JSON included) · in-process ${inall_ms} ms · bare SCAN COUNT 1000 ${barea_ms} ms · in-process / bare = $(ratio "$inall_ms" "$barea_ms")x (target <= 1.3) · client CPU ${inall_cpu} ms vs bare ${barea_cpu} ms"
   read -r typ_ms typ_n typ_pages <<<"$(search "$topo" "pattern=*&type=hash&min=1000000")"
   read -r big_ms big_n <<<"$(clitime "${ports[@]}" -- --bigkeys)"
   echo "type=hash search with len/TTL: dandan ${typ_ms} ms (${typ_n} keys) · redis-cli --bigkeys ${big_ms} ms · bigkeys / dandan = $(ratio "$big_ms" "$typ_ms")x (target >= 1.5)"
@@ -222,15 +224,25 @@ for topo in solo cluster; do
   summary+=("$topo: pattern search ${ours_ms} ms vs redis-cli ${cli_ms} ms ($(ratio "$cli_ms" "$ours_ms")x) vs bare ${bare_ms} ms ($(ratio "$ours_ms" "$bare_ms")x); all names in-process ${inall_ms} ms vs bare ${barea_ms} ms ($(ratio "$inall_ms" "$barea_ms")x); type search ${typ_ms} ms vs --bigkeys ${big_ms} ms ($(ratio "$big_ms" "$typ_ms")x); max usec/call ${worst%%;*}")
 done
 
-echo "== redis-benchmark p99 on the standalone server, alone and beside a big-keys scan"
+echo "== redis-benchmark p99 on the standalone server, alone and beside a big-keys scan (rate ${BIGKEYS_RATE:-2000}/s, batch ${BIGKEYS_BATCH:-20})"
 p99() { timeout 120 redis-benchmark -p "$solo" -t get,set -n 200000 -c 20 -r 1000000 --csv | tr -d '"' | awk -F, 'NR>1 {s+=$7; n++} END {printf "%.3f", s/n}'; }
-base1=$(p99); base2=$(p99)
-curl -fs -X POST "$api/api/redis/solo/bigkeys" >/dev/null
-scan1=$(p99); scan2=$(p99)
-state=$(curl -fs "$api/api/redis/solo/bigkeys" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["state"], r["scanned"], "keys scanned")')
-curl -fs -X POST "$api/api/redis/solo/bigkeys/cancel" >/dev/null
-base=$(python3 -c "print(min($base1,$base2))"); withscan=$(python3 -c "print(min($scan1,$scan2))")
-echo "p99 ms (GET/SET mean of p99): alone $base1 / $base2 · beside big-keys scan ($state) $scan1 / $scan2 · change $(python3 -c "print(f'{($withscan/$base-1)*100:+.1f}%')") (target <= +10%)"
-summary+=("redis-benchmark p99: alone ${base} ms, beside big-keys ${withscan} ms")
+alone=(); with=()
+for _ in $(seq "${P99_ROUNDS:-5}"); do
+  alone+=("$(p99)")
+  curl -fs -X POST "$api/api/redis/solo/bigkeys" >/dev/null
+  with+=("$(p99)")
+  state=$(curl -fs "$api/api/redis/solo/bigkeys" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["state"], r["scanned"], "keys scanned")')
+  curl -fs -X POST "$api/api/redis/solo/bigkeys/cancel" >/dev/null
+done
+read -r base withscan change <<<"$(python3 - "${alone[*]}" "${with[*]}" <<'PY'
+import sys, statistics as st
+a = [float(x) for x in sys.argv[1].split()]
+w = [float(x) for x in sys.argv[2].split()]
+print(f"{st.median(a):.3f} {st.median(w):.3f} {st.median([y / x - 1 for x, y in zip(a, w)]) * 100:+.1f}%")
+PY
+)"
+echo "p99 ms (GET/SET mean of p99), ${#alone[@]} pairs: alone ${alone[*]} · beside big-keys scan (last: $state) ${with[*]}"
+echo "  medians: alone $base · beside $withscan · median paired change $change (target <= +10%)"
+summary+=("redis-benchmark p99 (medians of ${#alone[@]}): alone ${base} ms, beside big-keys ${withscan} ms, paired change ${change}")
 echo "== summary"
 printf '%s\n' "${summary[@]}"

@@ -13,6 +13,7 @@ have nginx || need+=(nginx)
 have apache2 || [ -x /usr/sbin/apache2 ] || need+=(apache2)
 have chromium || need+=(chromium)
 have prometheus || need+=(prometheus)
+have pdftoppm || need+=(poppler-utils)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || have initdb || need+=(postgresql)
 [ -d /usr/share/fonts/truetype/nanum ] || need+=(fonts-nanum)
 

@@ -5,6 +5,7 @@ import (
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/logs"
 	"github.com/dandan-sre/dandan/internal/redis"
+	"github.com/dandan-sre/dandan/internal/report"
 	"github.com/dandan-sre/dandan/internal/watch"
 )
 
@@ -15,6 +16,7 @@ func All() []component.Part {
 		logs.Part(),
 		watch.Part(),
 		boards.Part(),
+		report.Part(),
 		redis.Part(),
 	}
 }

@@ -193,7 +193,7 @@ func (p *Redis) apiKeys(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return apiErr(err)
 	}
-	return httpapi.JSON(w, http.StatusOK, page)
+	return writeSearchPage(w, &page)
 }
 
 func (p *Redis) apiCancel(w http.ResponseWriter, r *http.Request) error {

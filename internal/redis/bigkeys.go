@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -39,8 +40,7 @@ type BigKeysReply struct {
 
 // bigKeys is the big-keys scan of one connection. It scans every master in
 // parallel, each at most cfg.Rate keys a second in steps of SCAN COUNT
-// cfg.Batch, and inspects each step's keys in one pipeline of TYPE and
-// MEMORY USAGE then one of length commands: every command is O(1) or
+// cfg.Batch, one pipeline a step (see scanNode): every command is O(1) or
 // bounded by the batch, and the pause between steps leaves the server idle
 // most of the time.
 type bigKeys struct {
@@ -129,34 +129,47 @@ func (b *bigKeys) stop(ctx context.Context) error {
 	}
 }
 
+// scanNode walks one master in steps of SCAN COUNT batch, one step every
+// len(keys)/rate seconds. A step is one round trip, one small pipeline:
+// TYPE and MEMORY USAGE of its keys, the length commands of the last
+// step's keys (their types are known now) and the SCAN of the next step.
+// Nothing else is sent (no PTTL: the report has no use for it): each
+// wake-up costs the server, and a machine it may share with its clients,
+// more than the commands themselves, so a step makes as few as it can.
 func (b *bigKeys) scanNode(ctx context.Context, sn *scanNode) error {
 	cl := sn.node.client
-	batch := int64(b.cfg.Batch)
+	keys, next, err := cl.Scan(ctx, sn.cursor, "", int64(b.cfg.Batch)).Result()
+	if err != nil {
+		return err
+	}
+	var last *bigStep
+	stepAt := time.Now()
 	for {
-		began := time.Now()
-		keys, next, err := cl.Scan(ctx, sn.cursor, "", batch).Result()
+		st, err := b.step(ctx, cl, sn.node.Addr, last, keys, next)
 		if err != nil {
 			return err
 		}
-		if len(keys) > 0 {
-			if err := b.inspect(ctx, cl, sn.node.Addr, keys); err != nil {
-				return err
-			}
-		}
+		last = st
 		b.mu.Lock()
 		sn.cursor = next
 		sn.scanned += int64(len(keys))
 		b.scanned += int64(len(keys))
-		if next == 0 {
-			sn.done = true
-		}
 		b.mu.Unlock()
 		if next == 0 {
+			// The lengths of the last step's keys, alone.
+			if _, err := b.step(ctx, cl, sn.node.Addr, last, nil, 0); err != nil {
+				return err
+			}
+			b.mu.Lock()
+			sn.done = true
+			b.mu.Unlock()
 			return nil
 		}
-		// Rate limit: this step's keys may take len/rate seconds.
-		pause := time.Duration(float64(len(keys))/float64(b.cfg.Rate)*float64(time.Second)) - time.Since(began)
-		if pause > 0 {
+		// Rate limit: this step's keys may take len/rate seconds; the
+		// next step starts then, or now when this one took longer (it
+		// does not catch up in a burst).
+		stepAt = stepAt.Add(time.Duration(float64(len(keys)) / float64(b.cfg.Rate) * float64(time.Second)))
+		if pause := time.Until(stepAt); pause > 0 {
 			t := time.NewTimer(pause)
 			select {
 			case <-ctx.Done():
@@ -164,26 +177,103 @@ func (b *bigKeys) scanNode(ctx context.Context, sn *scanNode) error {
 				return ctx.Err()
 			case <-t.C:
 			}
+		} else {
+			stepAt = time.Now()
 		}
+		keys, next = st.nextKeys, st.next
 	}
 }
 
-func (b *bigKeys) inspect(ctx context.Context, cl *goredis.Client, addr string, keys []string) error {
-	infos := make([]KeyInfo, len(keys))
-	for i, k := range keys {
-		infos[i] = newKeyInfo([]byte(k), addr, b.conn.cluster != nil)
-	}
-	if err := b.conn.describe(ctx, cl, infos, ""); err != nil {
-		return err
-	}
+// bigStep is the keys of one step whose lengths are asked in the next.
+type bigStep struct {
+	infos []KeyInfo
+	mem   []int64
+	// nextKeys and next are the reply of the SCAN sent with the step.
+	nextKeys []string
+	next     uint64
+}
+
+// step sends one pipeline: the length commands of last's keys, TYPE and
+// MEMORY USAGE of keys, and SCAN cursor when it is not 0. It records last's
+// keys and returns keys' step.
+func (b *bigKeys) step(ctx context.Context, cl *goredis.Client, addr string, last *bigStep, keys []string, cursor uint64) (*bigStep, error) {
+	st := &bigStep{infos: newKeyInfos(keys, nil, addr, b.conn.cluster != nil), mem: make([]int64, len(keys))}
 	pipe := cl.Pipeline()
+	var lens []*goredis.Cmd
+	if last != nil {
+		lens = make([]*goredis.Cmd, len(last.infos))
+		for i := range last.infos {
+			if cmd := lenCommand(last.infos[i].Type); cmd != "" {
+				lens[i] = pipe.Do(ctx, cmd, last.infos[i].key())
+			}
+		}
+	}
+	types := make([]*goredis.StatusCmd, len(keys))
 	mems := make([]*goredis.IntCmd, len(keys))
 	for i, k := range keys {
+		types[i] = pipe.Type(ctx, k)
 		mems[i] = pipe.MemoryUsage(ctx, k)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && ctx.Err() != nil {
-		return err
+	var scan *goredis.ScanCmd
+	if cursor != 0 {
+		scan = pipe.Scan(ctx, cursor, "", int64(b.cfg.Batch))
 	}
+	if pipe.Len() > 0 {
+		if _, err := pipe.Exec(ctx); err != nil && ctx.Err() != nil {
+			return nil, err
+		}
+	}
+	if scan != nil {
+		var err error
+		if st.nextKeys, st.next, err = scan.Result(); err != nil {
+			return nil, err
+		}
+	}
+	if last != nil {
+		for i, cmd := range lens {
+			if cmd == nil {
+				continue
+			}
+			if n, err := cmd.Int64(); err == nil {
+				last.infos[i].Len = &n
+			}
+		}
+		b.record(last.infos, last.mem)
+	}
+	var moved []int // keys in a slot that is moving: asked through the cluster client
+	for i := range keys {
+		switch err := types[i].Err(); {
+		case isRedirect(err):
+			moved = append(moved, i)
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("TYPE: %w", err)
+		}
+		st.infos[i].Type = types[i].Val()
+		st.mem[i] = mems[i].Val()
+	}
+	if len(moved) > 0 && b.conn.cluster != nil {
+		// Rare: described now, through the cluster client, and recorded
+		// with the step's other keys (their length is not asked again:
+		// lenCommand of "" is "").
+		again := make([]KeyInfo, len(moved))
+		for j, i := range moved {
+			again[j] = st.infos[i]
+		}
+		if err := b.conn.describe(ctx, b.conn.cluster, again, ""); err != nil {
+			return nil, err
+		}
+		mem := make([]int64, len(moved))
+		for j, i := range moved {
+			mem[j] = b.conn.cluster.MemoryUsage(ctx, keys[i]).Val()
+		}
+		b.record(again, mem)
+	}
+	return st, nil
+}
+
+// record adds keys, with their memory, to the report.
+func (b *bigKeys) record(infos []KeyInfo, mem []int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for i, k := range infos {
@@ -196,7 +286,7 @@ func (b *bigKeys) inspect(ctx context.Context, cl *goredis.Client, addr string, 
 			b.types[k.Type] = t
 		}
 		t.Count++
-		bk := BigKey{KeyInfo: k, MemoryBytes: mems[i].Val()}
+		bk := BigKey{KeyInfo: k, MemoryBytes: mem[i]}
 		t.ByLen = keepTop(t.ByLen, bk, b.cfg.Top, func(x BigKey) int64 {
 			if x.Len == nil {
 				return 0
@@ -205,7 +295,6 @@ func (b *bigKeys) inspect(ctx context.Context, cl *goredis.Client, addr string, 
 		})
 		t.ByMem = keepTop(t.ByMem, bk, b.cfg.Top, func(x BigKey) int64 { return x.MemoryBytes })
 	}
-	return nil
 }
 
 // keepTop inserts k into top (sorted by measure, descending) and keeps n.

@@ -86,6 +86,36 @@ func TestCluster(t *testing.T) {
 		}
 	})
 
+	t.Run("every name and big keys on every master", func(t *testing.T) {
+		if got := h.searchAll("c", "pattern=*&meta=0&min=700"); len(got) != clusterKeys+2 {
+			t.Errorf("every name: %d keys, want %d", len(got), clusterKeys+2)
+		}
+		if status, b := h.do("POST", "/api/redis/c/bigkeys", nil, ""); status != 202 {
+			t.Fatalf("start: %d %s", status, b)
+		}
+		var r BigKeysReply
+		testkit.Eventually(t, 20*time.Second, func() error {
+			h.getJSON("/api/redis/c/bigkeys", &r)
+			if r.State != "done" {
+				return fmt.Errorf("state %s, %d scanned", r.State, r.Scanned)
+			}
+			return nil
+		})
+		owner := slotOwners(t, admin)
+		counts := map[string]int64{}
+		for _, typ := range r.Types {
+			counts[typ.Type] = typ.Count
+			for _, k := range append(typ.ByLen, typ.ByMem...) {
+				if k.Slot == nil || k.Node != owner[*k.Slot] || k.MemoryBytes <= 0 || k.Len == nil {
+					t.Errorf("big key %+v: want its slot's master, memory and length", k)
+				}
+			}
+		}
+		if r.Scanned != clusterKeys+2 || counts["string"] != clusterKeys || counts["hash"] != 1 || counts["set"] != 1 || len(r.Progress.Nodes) != 3 {
+			t.Errorf("big keys: %d scanned, counts %v, %d nodes", r.Scanned, counts, len(r.Progress.Nodes))
+		}
+	})
+
 	t.Run("cluster view", func(t *testing.T) {
 		var cr ClusterReply
 		h.getJSON("/api/redis/c/cluster?refresh=1", &cr)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -31,6 +32,12 @@ type Conn struct {
 
 	single  *goredis.Client        // standalone or sentinel
 	cluster *goredis.ClusterClient // cluster
+	// sentinels are a sentinel connection's own clients of its sentinels,
+	// in the config's order, to learn the master's and the replicas'
+	// addresses (the failover client keeps its own).
+	sentinels []*goredis.SentinelClient
+	// sentinelAt is the index of the sentinel that answered last.
+	sentinelAt atomic.Int32
 
 	mu sync.Mutex // guards clients, dialed, topo, topoAt, stale, refreshes, reason
 	// clients are the per-node clients of a cluster, by address.
@@ -100,6 +107,24 @@ func newConn(name string, cc *ConnConfig, maxAge time.Duration, log *slog.Logger
 			MaxRetries:       1,
 		})
 		c.single.AddHook(c.guard())
+		for _, addr := range s.Addrs {
+			sc := goredis.NewSentinelClient(&goredis.Options{
+				Addr:                     addr,
+				ClientName:               clientName,
+				Protocol:                 2,
+				Username:                 s.Username,
+				Password:                 s.Password.Reveal(),
+				TLSConfig:                c.tls, // as go-redis's failover client dials them
+				DialTimeout:              cc.dialTimeout(),
+				ReadTimeout:              cc.commandTimeout(),
+				WriteTimeout:             cc.commandTimeout(),
+				PoolSize:                 1,
+				MaxRetries:               1,
+				MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+			})
+			sc.AddHook(c.guard())
+			c.sentinels = append(c.sentinels, sc)
+		}
 	default:
 		c.single = c.newClient(cc.Addr)
 	}
@@ -163,6 +188,9 @@ func (c *Conn) close() error {
 	}
 	if c.cluster != nil {
 		errs = append(errs, c.cluster.Close())
+	}
+	for _, sc := range c.sentinels {
+		errs = append(errs, sc.Close())
 	}
 	c.mu.Lock()
 	for _, cl := range c.clients {
@@ -230,13 +258,9 @@ func (c *Conn) nodeClient(addr string) *goredis.Client {
 	return cl
 }
 
-// singleNode is the one node of a standalone or sentinel connection.
+// singleNode is the one node of a standalone connection.
 func (c *Conn) singleNode() *node {
-	addr := c.cfg.Addr
-	if c.cfg.Sentinel != nil {
-		addr = "sentinel:" + c.cfg.Sentinel.Master
-	}
-	return &node{Addr: addr, Role: "master", client: c.single}
+	return &node{Addr: c.cfg.Addr, Role: "master", client: c.single}
 }
 
 // topology returns the cluster map, loading it when it is stale (after an
@@ -315,6 +339,13 @@ func (c *Conn) topoStats() (refreshes int, reason string, at time.Time) {
 // masters returns the masters that serve slots (a cluster) or the one
 // server.
 func (c *Conn) masters(ctx context.Context) ([]*node, error) {
+	if c.sentinels != nil {
+		m, err := c.sentinelMaster(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []*node{m}, nil
+	}
 	if c.cluster == nil {
 		return []*node{c.singleNode()}, nil
 	}
@@ -336,6 +367,10 @@ func (c *Conn) masters(ctx context.Context) ([]*node, error) {
 
 // allNodes returns every node, masters first, or the one server.
 func (c *Conn) allNodes(ctx context.Context) ([]*node, error) {
+	if c.sentinels != nil {
+		_, nodes, err := c.sentinelServers(ctx)
+		return nodes, err
+	}
 	if c.cluster == nil {
 		return []*node{c.singleNode()}, nil
 	}

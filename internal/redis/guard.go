@@ -138,7 +138,8 @@ const (
 // classify is the allow-list. Anything not named here is denied, so the
 // dangerous commands (FLUSHALL, FLUSHDB, CONFIG SET, KEYS, DEBUG, SHUTDOWN,
 // SCRIPT, EVAL, EVALSHA, FCALL, FUNCTION, MODULE, REPLICAOF, SLAVEOF,
-// MIGRATE, CLIENT KILL, CLUSTER RESET, …) can never be sent.
+// MIGRATE, CLIENT KILL, CLUSTER RESET, SENTINEL FAILOVER, SENTINEL SET, …)
+// can never be sent.
 func classify(name, sub string) commandClass {
 	switch name {
 	// connection set-up, as go-redis sends it
@@ -168,6 +169,9 @@ func classify(name, sub string) commandClass {
 		return oneOf(sub, "nodes", "slots", "shards", "info", "keyslot", "countkeysinslot", "getkeysinslot", "myid", "links", "help")
 	case "command":
 		return oneOf(sub, "", "count", "docs", "info", "list", "getkeys", "help")
+	// Sentinel: where the master and its replicas are, never a change
+	case "sentinel":
+		return oneOf(sub, "get-master-addr-by-name", "master", "masters", "replicas", "slaves", "sentinels", "myid", "ckquorum", "help")
 	// the writes an operator may make on a writable connection
 	case "unlink", "del", "pexpire", "expire", "persist", "set", "hset":
 		return cmdWrite

@@ -23,7 +23,9 @@ func dangerous() [][]any {
 		{"FCALL", "f", "0"}, {"FUNCTION", "FLUSH"}, {"MODULE", "LOAD", "/x.so"}, {"REPLICAOF", "127.0.0.1", "1"},
 		{"SLAVEOF", "NO", "ONE"}, {"CLIENT", "KILL", "ID", "1"}, {"CLUSTER", "RESET"}, {"CLUSTER", "FAILOVER"},
 		{"MIGRATE", "h", "1", "k", "0", "1"}, {"MONITOR"}, {"SAVE"}, {"ACL", "SETUSER", "x"}, {"SWAPDB", "0", "1"},
-		{"RESTORE", "k", "0", "x"}, {"LPUSH", "k", "v"},
+		{"RESTORE", "k", "0", "x"}, {"LPUSH", "k", "v"}, {"SENTINEL", "FAILOVER", "mymaster"}, {"sentinel", "set", "m", "quorum", "1"},
+		{"SENTINEL", "RESET", "*"}, {"SENTINEL", "REMOVE", "m"}, {"SENTINEL", "MONITOR", "m", "h", "1", "1"}, {"SENTINEL", "CONFIG", "SET", "x", "y"},
+		{"SENTINEL", "FLUSHCONFIG"}, {"SENTINEL", "DEBUG"}, {"SENTINEL", "SIMULATE-FAILURE", "crash-after-election"},
 	}
 }
 
@@ -44,6 +46,8 @@ func TestGuardClassify(t *testing.T) {
 		{[]any{"scan", "0"}, true, true},
 		{[]any{"CONFIG", "GET", "*"}, true, true},
 		{[]any{"client", "list"}, true, true},
+		{[]any{"SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m"}, true, true},
+		{[]any{"sentinel", "replicas", "m"}, true, true},
 		{[]any{"unlink", "k"}, true, false},
 		{[]any{"unlink", "k"}, false, true},
 		{[]any{"set", "k", "v"}, true, false},

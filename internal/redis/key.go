@@ -74,9 +74,9 @@ func describeOn(ctx context.Context, cl goredis.Cmdable, infos []KeyInfo, knownT
 	ttls := make([]*goredis.DurationCmd, len(infos))
 	for i := range infos {
 		if knownType == "" {
-			types[i] = pipe.Type(ctx, string(infos[i].raw))
+			types[i] = pipe.Type(ctx, infos[i].key())
 		}
-		ttls[i] = pipe.PTTL(ctx, string(infos[i].raw))
+		ttls[i] = pipe.PTTL(ctx, infos[i].key())
 	}
 	if _, err := pipe.Exec(ctx); err != nil && ctx.Err() != nil {
 		return nil, err
@@ -112,7 +112,7 @@ func describeOn(ctx context.Context, cl goredis.Cmdable, infos []KeyInfo, knownT
 			continue
 		}
 		if cmd := lenCommand(k.Type); cmd != "" {
-			lens[i] = pipe.Do(ctx, cmd, string(k.raw))
+			lens[i] = pipe.Do(ctx, cmd, k.key())
 			queued++
 		}
 	}
@@ -301,6 +301,12 @@ func (p *Redis) keyView(ctx context.Context, c *Conn, key []byte, cursor string)
 
 // nodeOf returns the address of the master that holds key.
 func (c *Conn) nodeOf(ctx context.Context, key []byte) string {
+	if c.sentinels != nil {
+		if m, err := c.sentinelMaster(ctx); err == nil {
+			return m.Addr
+		}
+		return ""
+	}
 	if c.cluster == nil {
 		return c.singleNode().Addr
 	}

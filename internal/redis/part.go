@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/httpapi"
@@ -86,11 +90,28 @@ func pageFiles() []string {
 		"clients.html", "cluster.html", "info.html", "config.html", "slowlog.html", "bigkeys.html"}
 }
 
+// goredisLog is where go-redis's own messages go (a sentinel's master
+// switch, a failed pub/sub): the log of the newest part, not stderr.
+var (
+	goredisLog     atomic.Pointer[slog.Logger]
+	goredisLogOnce sync.Once
+)
+
+type goredisLogger struct{}
+
+func (goredisLogger) Printf(ctx context.Context, format string, v ...any) {
+	if l := goredisLog.Load(); l != nil {
+		l.InfoContext(ctx, "go-redis: "+fmt.Sprintf(format, v...))
+	}
+}
+
 // New builds the inspector from its config; it dials nothing.
 func New(d component.Deps, cfg *Config) (*Redis, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
+	goredisLog.Store(d.Logger)
+	goredisLogOnce.Do(func() { goredis.SetLogger(goredisLogger{}) })
 	p := &Redis{cfg: cfg, log: d.Logger, sql: d.SQL, names: cfg.names(), conns: map[string]*Conn{}, big: map[string]*bigKeys{},
 		ss: &searches{ttl: cfg.SearchTTL.Std(), max: 64, byID: map[string]*search{}}}
 	for _, n := range p.names {

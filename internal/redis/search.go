@@ -3,6 +3,7 @@ package redis
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
+	"unsafe"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -34,23 +37,84 @@ type KeyInfo struct {
 	Slot *int `json:"slot,omitempty"`
 	// Node is the address of the server that holds the key.
 	Node string `json:"node"`
+}
 
-	raw  []byte
-	hash uint64 // in a search's seen set
+// key returns the key's bytes as a string: Name, or when the name is not
+// UTF-8, NameB64 decoded (such keys are rare; a KeyInfo is kept small, as a
+// search holds a million of them).
+func (k *KeyInfo) key() string {
+	if !k.Binary {
+		return k.Name
+	}
+	b, _ := base64.StdEncoding.DecodeString(k.NameB64)
+	return string(b)
 }
 
 func newKeyInfo(key []byte, addr string, cluster bool) KeyInfo {
-	k := KeyInfo{Name: display(key), NameB64: b64(key), raw: key, Node: addr}
-	k.Binary = k.Name != string(key)
-	if cluster {
-		s := keySlot(key)
-		k.Slot = &s
-	}
-	return k
+	return newKeyInfos([]string{string(key)}, nil, addr, cluster)[0]
 }
 
+// newKeyInfos returns keys[i] for each i in idx (every key when idx is
+// nil) as KeyInfos from addr. A search makes a million of them a second,
+// so a batch costs a few allocations, not a few per key: a name that is
+// UTF-8 is the key string itself, the base64 names share one buffer and the
+// slots one slice.
+func newKeyInfos(keys []string, idx []int, addr string, cluster bool) []KeyInfo {
+	n := len(keys)
+	if idx != nil {
+		n = len(idx)
+	}
+	out := make([]KeyInfo, n)
+	fillKeyInfos(out, keys, idx, addr, cluster)
+	return out
+}
+
+// fillKeyInfos is newKeyInfos into out, which has room for them.
+func fillKeyInfos(out []KeyInfo, keys []string, idx []int, addr string, cluster bool) {
+	n := len(out)
+	key := func(j int) string {
+		if idx == nil {
+			return keys[j]
+		}
+		return keys[idx[j]]
+	}
+	size := 0
+	for j := range n {
+		size += base64.StdEncoding.EncodedLen(len(key(j)))
+	}
+	buf := make([]byte, size)
+	var slotsOf []int
+	if cluster {
+		slotsOf = make([]int, n)
+	}
+	off := 0
+	for j := range n {
+		k := key(j)
+		ki := &out[j]
+		ki.Node = addr
+		if utf8.ValidString(k) {
+			ki.Name = k
+		} else {
+			ki.Name, ki.Binary = display(bytesOf(k)), true
+		}
+		if m := base64.StdEncoding.EncodedLen(len(k)); m > 0 {
+			base64.StdEncoding.Encode(buf[off:off+m], bytesOf(k))
+			// buf is written once, here, and never again.
+			ki.NameB64 = unsafe.String(&buf[off], m)
+			off += m
+		}
+		if cluster {
+			slotsOf[j] = keySlot(bytesOf(k))
+			ki.Slot = &slotsOf[j]
+		}
+	}
+}
+
+// bytesOf returns the bytes of s without a copy; they must not be written.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
 // Raw returns the key's bytes.
-func (k *KeyInfo) Raw() []byte { return k.raw }
+func (k *KeyInfo) Raw() []byte { return []byte(k.key()) }
 
 // searchParams is what a search looks for.
 type searchParams struct {
@@ -77,7 +141,7 @@ type search struct {
 
 	mu        sync.Mutex // guards nodes' cursors, seen, found, cancel, cancelled, used
 	nodes     []*scanNode
-	seen      map[uint64]struct{}
+	seen      *seenSet
 	found     int
 	cancel    context.CancelFunc
 	cancelled bool
@@ -93,6 +157,17 @@ type scanNode struct {
 	slots []SlotRange
 	// scanned counts keys SCAN returned from the node.
 	scanned int64
+	// ahead is the reply of the SCAN at cursor when it was read ahead by
+	// a page that ended before it used it.
+	ahead *scanReply
+}
+
+// scanReply is the reply of one SCAN at cursor.
+type scanReply struct {
+	cursor uint64
+	keys   []string
+	next   uint64
+	err    error
 }
 
 // Progress is how far a search is.
@@ -141,7 +216,7 @@ func (ss *searches) start(ctx context.Context, c *Conn, p searchParams) (*search
 	if err != nil {
 		return nil, err
 	}
-	s := &search{conn: c, params: p, cluster: c.cluster != nil, seed: maphash.MakeSeed(), seen: map[uint64]struct{}{}, used: time.Now()}
+	s := &search{conn: c, params: p, cluster: c.cluster != nil, seed: maphash.MakeSeed(), seen: newSeenSet(0), used: time.Now()}
 	var id [16]byte
 	_, _ = rand.Read(id[:])
 	s.id = hex.EncodeToString(id[:])
@@ -171,7 +246,7 @@ func (ss *searches) start(ctx context.Context, c *Conn, p searchParams) (*search
 		s.total += cmd.Val()
 	}
 	if matchAll(p.Pattern) && p.Type == "" {
-		s.seen = make(map[uint64]struct{}, min(s.total, 1<<22))
+		s.seen = newSeenSet(int(min(s.total, 1<<22)))
 	}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
@@ -282,7 +357,7 @@ func (s *search) next(ctx context.Context, budget time.Duration, parallel, count
 		s.mu.Unlock()
 	}()
 
-	pg := &pageRun{s: s, until: began.Add(budget), count: count}
+	pg := s.newPageRun(began.Add(budget), count)
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup
 	var errMu sync.Mutex
@@ -368,24 +443,34 @@ type pageRun struct {
 
 	hitsN atomic.Int64
 	mu    sync.Mutex // guards hits
-	// hits are the batches of keys found, joined once at the end of the
-	// page (growing one slice of large structs would copy them often).
-	hits [][]KeyInfo
+	// hits are the keys found. Each batch is appended as it comes, into a
+	// slice sized up front when the page's size can be told (joining
+	// batches at the end, or growing the slice, would copy a million
+	// structs in one go that the garbage collector cannot interrupt).
+	hits []KeyInfo
 }
 
-// keys returns the page's hits in one slice.
+// newPageRun returns a page of s that ends at until.
+func (s *search) newPageRun(until time.Time, count int) *pageRun {
+	pg := &pageRun{s: s, until: until, count: count}
+	want := int64(min(s.params.Min, 1024))
+	if matchAll(s.params.Pattern) && s.params.Type == "" {
+		// Every key is a hit: the page gets min or what DBSIZE says is
+		// left, whichever is less, plus some slack for keys added since.
+		s.mu.Lock()
+		left := s.total - int64(s.found)
+		s.mu.Unlock()
+		want = min(int64(s.params.Min), max(left+left/16+64, 64))
+	}
+	pg.hits = make([]KeyInfo, 0, min(want, 1<<24))
+	return pg
+}
+
+// keys returns the page's hits.
 func (pg *pageRun) keys() []KeyInfo {
 	pg.mu.Lock()
 	defer pg.mu.Unlock()
-	n := 0
-	for _, h := range pg.hits {
-		n += len(h)
-	}
-	out := make([]KeyInfo, 0, n)
-	for _, h := range pg.hits {
-		out = append(out, h...)
-	}
-	return out
+	return pg.hits
 }
 
 func (pg *pageRun) enough() bool {
@@ -402,29 +487,71 @@ func (pg *pageRun) scan(ctx context.Context, sn *scanNode) error {
 		match = ""
 	}
 	cl := sn.node.client
+	scan := func(cursor uint64) scanReply {
+		r := scanReply{cursor: cursor}
+		if p.Type != "" {
+			r.keys, r.next, r.err = cl.ScanType(ctx, cursor, match, int64(pg.count), p.Type).Result()
+		} else {
+			r.keys, r.next, r.err = cl.Scan(ctx, cursor, match, int64(pg.count)).Result()
+		}
+		return r
+	}
+	// The next SCAN is sent as soon as a reply gives its cursor, and runs
+	// on the server while this one's keys are worked on here: the walk
+	// takes about the server's time, not the server's time plus ours.
+	var ahead chan scanReply
+	defer func() {
+		if ahead == nil {
+			return
+		}
+		// Keep what the SCAN in flight returns for the next page.
+		if r := <-ahead; r.err == nil {
+			s.mu.Lock()
+			sn.ahead = &r
+			s.mu.Unlock()
+		}
+	}()
 	for !pg.enough() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		s.mu.Lock()
-		cursor := sn.cursor
+		cursor, kept := sn.cursor, sn.ahead
+		sn.ahead = nil
 		s.mu.Unlock()
-		var keys []string
-		var next uint64
+		var r scanReply
+		switch {
+		case ahead != nil:
+			r = <-ahead
+			ahead = nil
+		case kept != nil && kept.cursor == cursor:
+			r = *kept
+		default:
+			r = scan(cursor)
+		}
+		if r.err == nil && r.cursor != cursor {
+			r = scan(cursor) // read ahead for a step that failed since
+		}
+		if r.err != nil {
+			return r.err
+		}
+		keys, next := r.keys, r.next
+		if next != 0 && !pg.enough() {
+			ahead = make(chan scanReply, 1)
+			go func() { ahead <- scan(next) }()
+		}
 		var err error
-		if p.Type != "" {
-			keys, next, err = cl.ScanType(ctx, cursor, match, int64(pg.count), p.Type).Result()
-		} else {
-			keys, next, err = cl.Scan(ctx, cursor, match, int64(pg.count)).Result()
-		}
-		if err != nil {
-			return err
-		}
-		infos := s.unseen(keys, sn.node.Addr)
-		if p.Meta && len(infos) > 0 {
-			if err := s.conn.describe(ctx, cl, infos, p.Type); err != nil {
-				return err
+		var infos []KeyInfo
+		if p.Meta {
+			infos = s.unseen(keys, sn.node.Addr)
+			if len(infos) > 0 {
+				if err := s.conn.describe(ctx, cl, infos, p.Type); err != nil {
+					return err
+				}
 			}
+		} else {
+			// Nothing to ask about the keys: they are hits once claimed.
+			pg.claim(keys, sn.node.Addr)
 		}
 		var lost []lostSlot
 		if next == 0 && s.cluster {
@@ -457,24 +584,51 @@ func (pg *pageRun) scan(ctx context.Context, sn *scanNode) error {
 // unseen returns the keys not returned before by this search, as KeyInfos
 // from addr, each with its hash for commit.
 func (s *search) unseen(keys []string, addr string) []KeyInfo {
-	hs := make([]uint64, len(keys))
-	for i, k := range keys {
-		hs[i] = maphash.String(s.seed, k)
-	}
+	hs := s.hashes(keys)
 	s.mu.Lock()
 	fresh := make([]int, 0, len(keys))
-	for i := range keys {
-		if _, ok := s.seen[hs[i]]; !ok {
+	for i, h := range hs {
+		if !s.seen.has(h) {
 			fresh = append(fresh, i)
 		}
 	}
 	s.mu.Unlock()
-	out := make([]KeyInfo, len(fresh))
-	for j, i := range fresh {
-		out[j] = newKeyInfo([]byte(keys[i]), addr, s.cluster)
-		out[j].hash = hs[i]
+	return newKeyInfos(keys, fresh, addr, s.cluster)
+}
+
+// claim marks the keys seen and adds those that were not to the page, as
+// KeyInfos from addr: unseen and commit in one step, for hits that need no
+// more commands (no type, length or TTL asked for).
+func (pg *pageRun) claim(keys []string, addr string) {
+	s := pg.s
+	hs := s.hashes(keys)
+	fresh := make([]int, 0, len(keys))
+	s.mu.Lock()
+	for i, h := range hs {
+		if s.seen.add(h) {
+			fresh = append(fresh, i)
+		}
 	}
-	return out
+	s.found += len(fresh)
+	s.mu.Unlock()
+	if len(fresh) == 0 {
+		return
+	}
+	// Made in place: a million hits are not copied twice.
+	pg.mu.Lock()
+	at := len(pg.hits)
+	pg.hits = slices.Grow(pg.hits, len(fresh))[:at+len(fresh)]
+	fillKeyInfos(pg.hits[at:], keys, fresh, addr, s.cluster)
+	pg.mu.Unlock()
+	pg.hitsN.Add(int64(len(fresh)))
+}
+
+func (s *search) hashes(keys []string) []uint64 {
+	hs := make([]uint64, len(keys))
+	for i, k := range keys {
+		hs[i] = maphash.String(s.seed, k)
+	}
+	return hs
 }
 
 // commit adds the keys that no other master returned meanwhile to the
@@ -482,26 +636,33 @@ func (s *search) unseen(keys []string, addr string) []KeyInfo {
 func (pg *pageRun) commit(infos []KeyInfo) {
 	s := pg.s
 	kept := infos[:0]
+	hs := make([]uint64, len(infos))
+	for i := range infos {
+		hs[i] = maphash.String(s.seed, infos[i].key())
+	}
 	s.mu.Lock()
-	for _, k := range infos {
+	for i, k := range infos {
 		if k.TTLms != nil && *k.TTLms == -2 {
 			continue // deleted or moved between SCAN and describe
 		}
-		if _, ok := s.seen[k.hash]; ok {
-			continue
+		if s.seen.add(hs[i]) {
+			kept = append(kept, k)
 		}
-		s.seen[k.hash] = struct{}{}
-		kept = append(kept, k)
 	}
 	s.found += len(kept)
 	s.mu.Unlock()
-	if len(kept) == 0 {
+	pg.add(kept)
+}
+
+// add appends hits to the page.
+func (pg *pageRun) add(hits []KeyInfo) {
+	if len(hits) == 0 {
 		return
 	}
 	pg.mu.Lock()
-	pg.hits = append(pg.hits, kept)
+	pg.hits = append(pg.hits, hits...)
 	pg.mu.Unlock()
-	pg.hitsN.Add(int64(len(kept)))
+	pg.hitsN.Add(int64(len(hits)))
 }
 
 // lostSlot is a slot that left a master during a search, and where its
@@ -587,7 +748,7 @@ func (pg *pageRun) fixSlot(ctx context.Context, sn *scanNode, ls lostSlot) error
 			return fmt.Errorf("CLUSTER GETKEYSINSLOT %d on %s: %w", slot, addr, err)
 		}
 		infos := slices.DeleteFunc(s.unseen(keys, addr), func(k KeyInfo) bool {
-			return !matchAll(s.params.Pattern) && !globMatch([]byte(s.params.Pattern), k.raw)
+			return !matchAll(s.params.Pattern) && !globMatch([]byte(s.params.Pattern), bytesOf(k.key()))
 		})
 		if len(infos) == 0 {
 			continue

@@ -120,6 +120,13 @@ type ClusterReply struct {
 }
 
 func (p *Redis) clusterView(ctx context.Context, c *Conn, refresh bool) (*ClusterReply, error) {
+	if c.sentinels != nil {
+		view, _, err := c.sentinelServers(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &ClusterReply{Mode: "sentinel", Nodes: view}, nil
+	}
 	if c.cluster == nil {
 		n := c.singleNode()
 		return &ClusterReply{Mode: c.cfg.kind(), Nodes: []ClusterNode{{Addr: n.Addr, Role: "master", LinkState: "connected", Slots: []SlotRange{}}}}, nil

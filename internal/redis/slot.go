@@ -22,8 +22,23 @@ var crc16tab = func() [256]uint16 {
 	return t
 }()
 
+// crc16tab2 advances the CRC by a second byte: a CRC is linear, so two
+// bytes take two lookups that do not wait on each other.
+var crc16tab2 = func() [256]uint16 {
+	var t [256]uint16
+	for i := range t {
+		c := crc16tab[i]
+		t[i] = c<<8 ^ crc16tab[c>>8]
+	}
+	return t
+}()
+
 func crc16(b []byte) uint16 {
 	var crc uint16
+	for len(b) >= 2 {
+		crc = crc16tab2[byte(crc>>8)^b[0]] ^ crc16tab[byte(crc)^b[1]]
+		b = b[2:]
+	}
 	for _, c := range b {
 		crc = crc<<8 ^ crc16tab[byte(crc>>8)^c]
 	}

@@ -109,6 +109,28 @@ func TestStandalone(t *testing.T) {
 		}
 	})
 
+	t.Run("search every name, pages read ahead", func(t *testing.T) {
+		// Without type, length and TTL, hits are made as SCAN returns
+		// them; each page ends with the next SCAN in flight, kept for the
+		// next page.
+		var all []string
+		for k := range want {
+			all = append(all, k)
+		}
+		sort.Strings(all)
+		for _, min := range []string{"1", "37", "1000"} {
+			keys := h.searchAll("local", "pattern=*&meta=0&min="+min)
+			if got := keyNames(keys, t); !slices.Equal(got, all) {
+				t.Fatalf("min %s: got %d keys, want %d", min, len(got), len(all))
+			}
+			for _, k := range keys {
+				if k.Type != "" || k.Len != nil || k.TTLms != nil || k.Node != srv.Addr {
+					t.Fatalf("min %s: hit %+v", min, k)
+				}
+			}
+		}
+	})
+
 	t.Run("search by pattern and type", func(t *testing.T) {
 		for _, tc := range []struct {
 			name, query string
