@@ -74,9 +74,11 @@ type Boards struct {
 
 	alerts *alerting.Engine
 
-	mu     sync.Mutex // guards folder and folderErr
-	folder []*Board
-	ferr   []string
+	mu       sync.Mutex // guards the fields below
+	folder   []*Board
+	ferr     []string
+	jobsList []string  // the jobs last found
+	jobsAt   time.Time // when
 }
 
 var _ component.Component = (*Boards)(nil)
@@ -196,11 +198,19 @@ func (b *Boards) all(ctx context.Context) []*Board {
 	return out
 }
 
-// jobs returns the access-log jobs the store has.
+// jobs returns the access-log jobs the store has, asked at most every
+// 30 s (every page and panel request needs them).
 func (b *Boards) jobs(ctx context.Context) []string {
 	if b.deps.Query == nil {
 		return nil
 	}
+	b.mu.Lock()
+	if time.Since(b.jobsAt) < 30*time.Second {
+		jobs := b.jobsList
+		b.mu.Unlock()
+		return jobs
+	}
+	b.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	vals, err := b.deps.Query.QueryInstant(ctx, `count by (job) (last_over_time(http_requests_total[1d]))`, time.Now())
@@ -214,6 +224,9 @@ func (b *Boards) jobs(ctx context.Context) []string {
 		}
 	}
 	sort.Strings(jobs)
+	b.mu.Lock()
+	b.jobsList, b.jobsAt = jobs, time.Now()
+	b.mu.Unlock()
 	return jobs
 }
 

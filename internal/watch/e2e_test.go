@@ -44,7 +44,7 @@ server {
 }
 `)
 	cfg := testConfig(&JobConfig{Name: "web", Files: []string{n.AccessLog}, Format: "media-nginx", FromStart: true,
-		Buckets: []float64{0.05, 0.2, 0.4, 1}})
+		Buckets: []float64{0.05, 0.25, 1, 5}})
 	cfg.Status = []*StatusConfig{{Job: "web", Kind: "nginx", URL: n.URL("/status"), Interval: 1e9}}
 	a := startAgent(t, t.TempDir(), cfg)
 
@@ -60,7 +60,8 @@ server {
 		reqs = append(reqs, req{"/missing", 404})
 	}
 	reqs = append(reqs, req{"/boom", 500})
-	for _, d := range []int{100, 100, 300, 600} {
+	// Delays with room to their bucket's bound: a busy machine adds time.
+	for _, d := range []int{100, 100, 500, 1500} {
 		reqs = append(reqs, req{"/slow/" + strconv.Itoa(d), 200})
 	}
 	var wg sync.WaitGroup
@@ -85,9 +86,9 @@ server {
 		`http_requests_total{job="web",path="/missing",status="404"}`:                   3,
 		`http_requests_total{job="web",path="/boom",status="500"}`:                      1,
 		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="0.05"}`:   0,
-		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="0.2"}`:    2,
-		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="0.4"}`:    3,
-		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="1"}`:      4,
+		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="0.25"}`:   2,
+		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="1"}`:      3,
+		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="5"}`:      4,
 		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="+Inf"}`:   4,
 		`http_request_duration_seconds_count{job="web",path="/slow/{id}"}`:              4,
 		`dandan_log_lines_invalid_total{job="web"}`:                                     0,
@@ -201,10 +202,10 @@ ProxyPass /server-status !
 ProxyPass / `+up.URL+`/
 `)
 	cfg := testConfig(&JobConfig{Name: "apache", Files: []string{ap.AccessLog}, Format: "media-apache", FromStart: true,
-		Buckets: []float64{0.05, 0.2, 0.4, 1}})
+		Buckets: []float64{0.05, 0.25, 1, 5}})
 	cfg.Status = []*StatusConfig{{Job: "apache", Kind: "apache", URL: ap.URL("/server-status"), Interval: 1e9}}
 	a := startAgent(t, t.TempDir(), cfg)
-	paths := []string{"/a/1", "/a/2", "/a/3", "/missing", "/slow/100", "/slow/300"}
+	paths := []string{"/a/1", "/a/2", "/a/3", "/missing", "/slow/100", "/slow/500"}
 	for _, p := range paths {
 		resp, err := http.Get(ap.URL(p))
 		if err != nil {
@@ -218,8 +219,8 @@ ProxyPass / `+up.URL+`/
 		`http_requests_total{job="apache",path="/a/{id}",status="200"}`:                  3,
 		`http_requests_total{job="apache",path="/missing",status="404"}`:                 1,
 		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.05"}`: 0,
-		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.2"}`:  1,
-		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.4"}`:  2,
+		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="0.25"}`: 1,
+		`http_request_duration_seconds_bucket{job="apache",path="/slow/{id}",le="1"}`:    2,
 		`up{job="apache"}`: 1,
 	}
 	testkit.Eventually(t, 15*time.Second, func() error {

@@ -381,6 +381,9 @@
   Chart.prototype.tick = function () {
     if (!this.el.isConnected) {
       destroy(this.el);
+    } else if (this.ctrl) {
+      // The last load is still running: let it finish rather than
+      // restart it (a slow query would never draw).
     } else if (document.hidden) {
       this.stale = true;
     } else {
@@ -578,7 +581,9 @@
         spanGaps: false,
         value: function (u, v, si, idx) {
           if (idx == null) return "--";
-          return format(unit, d.cols[i + 1][idx], d.cols[i + 1][idx]);
+          var cols = self.data ? self.data.cols : d.cols;
+          var v = cols[i + 1] ? cols[i + 1][idx] : null;
+          return format(unit, v, v);
         },
       };
       if (kind === "statusmix") {
