@@ -9,8 +9,11 @@
 // retargeted symlinks, rotations while stopped (gzip-compressed rotated
 // files included) and restarts. A file is known by its device, inode and a
 // SHA-256 of its first FingerprintLen bytes; rotated siblings
-// (access.log.1, access.log-20261125.gz) are consulted only to find where a
-// known file went, never read from scratch.
+// (access.log.1, access.log-20261125.gz) are read only to finish a known
+// file that went there and the files rotated after it, never older ones.
+// A sibling is read through the descriptor it was identified by, whatever
+// the next rotation renames it to; a listing during which a sibling is
+// renamed is made again.
 //
 // Limits: what is gone from disk cannot be read (a file rotated and then
 // deleted while the follower was stopped: the loss is logged). Files whose
@@ -18,5 +21,10 @@
 // with its old first bytes between two polls, are taken for one file.
 // copytruncate loses what is written between its copy and its truncate.
 // Files rotated twice between two polls or while stopped are ordered by
-// modification time. The lag of a compressed file is its compressed size.
+// the number or date in their names (access.log.2.gz before access.log.1,
+// access.log-20261124 before access.log-20261125), else by the
+// modification time in their gzip header, else by their own. A directory
+// whose rotated files keep being renamed through ten listings in a row
+// is taken as last listed. The lag of a compressed file is its compressed
+// size.
 package tail

@@ -34,6 +34,7 @@ type source struct {
 	mod      time.Time
 	quiet    int  // polls the rotated file stayed unchanged
 	eof      bool // the last read reached the end
+	recheck  bool // found truncated by a read: the next poll looks at it
 	broken   bool // a read failed for good
 }
 
@@ -65,27 +66,29 @@ func parseFingerprint(p Position) (fingerprint, error) {
 }
 
 // matches reports whether head, a file's first bytes, starts with the
-// bytes fp was made of.
+// bytes fp was made of. Every head starts with no bytes.
 func (fp fingerprint) matches(head []byte) bool {
-	return len(head) >= fp.n && sha256.Sum256(head[:fp.n]) == fp.sum
+	return fp.n == 0 || len(head) >= fp.n && sha256.Sum256(head[:fp.n]) == fp.sum
 }
 
 // readHead reads the first FingerprintLen bytes of f (decompressed when
-// gz) into buf and returns them.
-func readHead(f *os.File, gz bool, buf []byte) ([]byte, error) {
+// gz) into buf and returns them, with the modification time of the gzip
+// header when gz and set.
+func readHead(f *os.File, gz bool, buf []byte) ([]byte, time.Time, error) {
 	var r io.Reader = io.NewSectionReader(f, 0, 1<<62)
+	var mod time.Time
 	if gz {
 		zr, err := gzip.NewReader(r)
 		if err != nil {
-			return nil, err
+			return nil, mod, err
 		}
-		r = zr
+		r, mod = zr, zr.ModTime
 	}
 	n, err := io.ReadFull(r, buf[:FingerprintLen])
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		err = nil
 	}
-	return buf[:n], err
+	return buf[:n], mod, err
 }
 
 // isGz reports whether name is a gzip file.
@@ -115,7 +118,7 @@ func (f *Follower) newSource(name string, file *os.File, off int64) (*source, er
 		return nil, nil
 	}
 	s := &source{name: name, f: file, gz: isGz(name), id: idOf(fi), size: fi.Size(), mod: fi.ModTime()}
-	head, err := readHead(file, s.gz, f.head)
+	head, _, err := readHead(file, s.gz, f.head)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -223,6 +226,14 @@ func (f *Follower) read(fl *follow, s *source) (Chunk, bool) {
 			p = p[:min(int64(len(p)), max(s.size-s.readOff, 0))]
 		}
 		n, err := s.readAt(p)
+		if n > 0 && !f.sameHead(s) && !s.rotated {
+			// The file at the path was truncated since the last poll, and
+			// written again: what was read may be new lines at old
+			// offsets. The poll handles the truncation.
+			f.log.Debug("file truncated while read, waiting for the next poll", "file", s.name)
+			n, err = 0, nil
+			s.eof, s.recheck = true, true
+		}
 		start := s.readOff
 		s.readOff += int64(n)
 		if err != nil || n == 0 {
@@ -246,6 +257,25 @@ func (f *Follower) read(fl *follow, s *source) (Chunk, bool) {
 		s.off = start + int64(i) + 1
 		buf = buf[len(buf)+i+1 : len(buf)+n]
 	}
+}
+
+// sameHead reports whether s, a plain file, still starts with the bytes of
+// its fingerprint, which it extends to the bytes there now: a file found
+// empty when it was truncated, then written to, gets one, so that its
+// compressed copy is known for it. A rotated file is not truncated: its
+// head is read only while its fingerprint is short.
+func (f *Follower) sameHead(s *source) bool {
+	if s.gz || s.f == nil || s.rotated && s.fp.n >= FingerprintLen {
+		return true
+	}
+	head, _, err := readHead(s.f, false, f.head)
+	if err != nil || !s.fp.matches(head) {
+		return false
+	}
+	if len(head) > s.fp.n {
+		s.fp = newFingerprint(head)
+	}
+	return true
 }
 
 // cut splits buf, which starts at a line and holds at least one '\n', into
@@ -321,12 +351,12 @@ func (f *Follower) pollRotated(s *source) {
 // pollLive looks at the file at fl's path, which is s: growth, truncation.
 func (f *Follower) pollLive(fl *follow, s *source, fi os.FileInfo) {
 	size, mod := fi.Size(), fi.ModTime()
-	if size == s.size && mod.Equal(s.mod) && s.fp.n > 0 {
+	if size == s.size && mod.Equal(s.mod) && s.fp.n > 0 && !s.recheck {
 		return
 	}
 	truncated := size < s.size || size < s.readOff
 	if !truncated {
-		head, err := readHead(s.f, false, f.head)
+		head, _, err := readHead(s.f, false, f.head)
 		switch {
 		case err != nil:
 			f.log.Warn("read failed", "file", s.name, "err", err)
@@ -337,7 +367,7 @@ func (f *Follower) pollLive(fl *follow, s *source, fi os.FileInfo) {
 			s.fp = newFingerprint(head)
 		}
 	}
-	s.size, s.mod = size, mod
+	s.size, s.mod, s.recheck = size, mod, false
 	if truncated {
 		f.truncated(fl, s)
 	}
@@ -350,16 +380,24 @@ func (f *Follower) pollLive(fl *follow, s *source, fi os.FileInfo) {
 // written after the last read are looked for in a copy (copytruncate),
 // then s is read again from its start.
 func (f *Follower) truncated(fl *follow, s *source) {
-	if c := f.findCopy(fl, s); c != nil {
+	var c *source
+	complete := s.fp.n == 0 // it was empty when last seen: nothing was read of it
+	if !complete {
+		c, complete = f.findCopy(fl, s)
+	}
+	switch {
+	case c != nil:
 		f.log.Debug("file truncated, finishing its copy first", "file", s.name, "copy", c.name)
 		fl.srcs = append(fl.srcs[:len(fl.srcs)-1], c, s)
-	} else {
+	case complete:
+		f.log.Debug("file truncated after it was read to its end, reading it again from its start", "file", s.name, "bytes", s.off)
+	default:
 		f.log.Warn("file truncated, reading it again from its start", "file", s.name, "bytes", s.off)
 	}
 	s.off, s.readOff, s.lines, s.known = 0, 0, 0, true
 	s.carry, s.skipping, s.eof = s.carry[:0], false, false
 	s.fp = fingerprint{}
-	if head, err := readHead(s.f, false, f.head); err == nil && len(head) > 0 {
+	if head, _, err := readHead(s.f, false, f.head); err == nil && len(head) > 0 {
 		s.fp = newFingerprint(head)
 	}
 }
@@ -386,10 +424,10 @@ func (f *Follower) open(fl *follow, after, atEnd bool) {
 	if atEnd {
 		f.seekEnd(s)
 	}
-	if after && !fl.bound.IsZero() {
-		fl.srcs = append(fl.srcs, f.between(fl, fl.bound, s)...)
+	if after && fl.prev != nil {
+		fl.srcs = append(fl.srcs, f.between(fl, *fl.prev, s)...)
 	}
-	fl.bound = time.Time{}
+	fl.prev = nil
 	fl.srcs = append(fl.srcs, s)
 }
 

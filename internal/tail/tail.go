@@ -120,9 +120,9 @@ type follow struct {
 	srcs []*source
 	// done are the fingerprints of the last files finished.
 	done []fingerprint
-	// bound, when set, is the modification time of the file last seen at
-	// path before it was rotated: files rotated after it are newer.
-	bound        time.Time
+	// prev, when set, is the file last seen at path before it was
+	// rotated: files rotated after it are newer.
+	prev         *mark
 	missingSince time.Time
 
 	lagBytes int64     // guarded by Follower.mu
@@ -173,7 +173,7 @@ func New(opts Options, checkpoints []Position) (*Follower, error) {
 	}
 	now := time.Now()
 	f.scan(now, cps)
-	f.nextPoll = now.Add(opts.PollInterval)
+	f.nextPoll = time.Now().Add(opts.PollInterval)
 	return f, nil
 }
 
@@ -190,7 +190,11 @@ func (f *Follower) Next(ctx context.Context) (Chunk, error) {
 		now := time.Now()
 		if !now.Before(f.nextPoll) {
 			f.scan(now, nil)
-			f.nextPoll = now.Add(f.opts.PollInterval)
+			// From the end of the scan, which can be long (many rotated
+			// files to look at): a rotated file is finished after it
+			// stayed the same for quietPolls polls, which must be as many
+			// intervals.
+			f.nextPoll = time.Now().Add(f.opts.PollInterval)
 		}
 		for i := range f.follows {
 			k := (f.rr + i) % len(f.follows)
@@ -356,10 +360,11 @@ func (f *Follower) poll(fl *follow, now time.Time) {
 // rotate marks live as no longer at fl's path, after a last look at it as
 // the file at the path: it may have been truncated too before it went.
 func (f *Follower) rotate(fl *follow, live *source) {
-	fl.bound = live.mod
+	mod := live.mod
 	if fi, err := live.f.Stat(); err == nil {
 		f.pollLive(fl, live, fi)
 	}
+	fl.prev = markOf(live, mod)
 	live.rotated = true
 	f.pollRotated(live)
 }

@@ -28,11 +28,9 @@ const (
 	soakKills = 20
 	soakRate  = 3000 // lines per second
 	// soakRotateEvery is the rotation period, alternately by rename and by
-	// copytruncate. At 150ms the follower loses and repeats lines: it
-	// reopens rotated files by name after identifying them (logrotate has
-	// shifted the names by then), and reads the live file up to the size
-	// of its last poll without checking that it was not truncated since.
-	soakRotateEvery = 500 * time.Millisecond
+	// copytruncate: shorter than the follower's 250ms poll, so that files
+	// are often rotated twice between two polls.
+	soakRotateEvery = 150 * time.Millisecond
 	soakMinLife     = 200 * time.Millisecond // of each `dandan watch` before its SIGKILL
 	soakMaxLife     = 800 * time.Millisecond
 	// soakMaxDown bounds the random wait before the next start, so that
@@ -48,12 +46,12 @@ const (
 	// time of its last line; a compressor that does not keep it (gzip -c
 	// f > f.gz, most scripts) makes a restart skip the files rotated after
 	// a compressed checkpoint file (lines lost) or read compressed old
-	// files again (lines counted twice): with false this test fails.
+	// files again (lines counted twice) (the follower now also orders rotated files by name and gzip header time).
 	soakKeepGzMtime = true
 )
 
 // TestSoakKill runs `dandan watch` on a log that a writer appends to at a
-// steady rate and rotates every half second, by rename (the rotated files
+// steady rate and rotates every 150 ms, by rename (the rotated files
 // gzipped one rotation later, like logrotate's delaycompress) and by
 // copytruncate in turn. The agent is killed with SIGKILL 20 times, each
 // time after a random 200–800 ms of life, and started again after a
