@@ -40,7 +40,7 @@ func realRequests(nginx bool) []realRequest {
 		rs = append(rs, realRequest{"GET", "/missing", "/missing", 404, 0})
 	}
 	rs = append(rs, realRequest{"GET", "/boom", "/boom", 500, 0})
-	for _, d := range []int{100, 100, 100, 300, 300, 600} {
+	for _, d := range []int{100, 100, 100, 700, 700, 2000} {
 		rs = append(rs, realRequest{"GET", "/slow/" + strconv.Itoa(d), "/slow/{id}", 200, time.Duration(d) * time.Millisecond})
 	}
 	if nginx {
@@ -49,7 +49,7 @@ func realRequests(nginx bool) []realRequest {
 	return rs
 }
 
-const realBuckets = "0.05,0.2,0.4,1"
+const realBuckets = "0.05,0.5,1,5"
 
 // upstream serves the requests of realRequests: status by path, a body
 // whose size depends on the path, and the delay.
@@ -171,7 +171,7 @@ func checkRealServer(t *testing.T, addr, accessLog, formatName string, wireBytes
 	// Each delay in its bucket: cumulative counts per path and method.
 	type hkey struct{ path, method string }
 	wantBuckets := map[hkey][]int{}
-	bounds := []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, time.Second}
+	bounds := []time.Duration{50 * time.Millisecond, 500 * time.Millisecond, time.Second, 5 * time.Second}
 	for _, r := range reqs {
 		k := hkey{r.template, r.method}
 		if wantBuckets[k] == nil {
