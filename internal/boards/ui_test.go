@@ -41,14 +41,14 @@ func TestPages(t *testing.T) {
 				t.Fatal(err)
 			}
 			testkit.Eventually(t, 20*time.Second, func() error {
-				if n := count(t, ctx, ".bd-big"); n < 5 {
+				if n := testkit.Count(t, ctx, ".bd-big"); n < 5 {
 					return fmt.Errorf("%d big numbers", n)
 				}
 				want := 8 // time series, status mix, heatmap; fewer fit a TV
 				if dev.Name == "tv" {
 					want = 4
 				}
-				if n := count(t, ctx, ".chart:not(.bd-spark) canvas"); n < want {
+				if n := testkit.Count(t, ctx, ".chart:not(.bd-spark) canvas"); n < want {
 					return fmt.Errorf("%d charts drawn", n)
 				}
 				return nil
@@ -60,12 +60,12 @@ func TestPages(t *testing.T) {
 			if want := FormatValue(total, ""); !strings.Contains(strings.Join(texts, " "), want) {
 				t.Errorf("big numbers %q lack the total %s", texts, want)
 			}
-			if over, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("document.documentElement.scrollWidth > window.innerWidth + 1")); err != nil || over {
-				t.Errorf("the page scrolls sideways (%v)", err)
+			if testkit.ScrollsSideways(t, ctx) {
+				t.Error("the page scrolls sideways")
 			}
 			if dev.Name != "tv" {
 				testkit.Eventually(t, 10*time.Second, func() error {
-					if n := count(t, ctx, ".bd-ev"); n < 2 {
+					if n := testkit.Count(t, ctx, ".bd-ev"); n < 2 {
 						return fmt.Errorf("%d events listed", n)
 					}
 					return nil
@@ -74,14 +74,4 @@ func TestPages(t *testing.T) {
 			browser.Screenshot(t, ctx, "board-"+dev.Name)
 		})
 	}
-}
-
-// count returns how many elements match selector in the tab.
-func count(t *testing.T, ctx context.Context, selector string) int {
-	t.Helper()
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+selector+"`"+`).length`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

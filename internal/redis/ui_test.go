@@ -43,14 +43,14 @@ func TestPages(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rows := count(t, ctx, "#rows tr td.rd-key"); rows != 5 {
+			if rows := testkit.Count(t, ctx, "#rows tr td.rd-key"); rows != 5 {
 				t.Errorf("%d rows for str:*", rows)
 			}
 			if progress, err := chromedp.Run(ctx, chromedp.Text(`#progress`)); err != nil || !strings.Contains(progress, "Done") {
 				t.Errorf("progress %q %v", progress, err)
 			}
-			if over, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("document.documentElement.scrollWidth > window.innerWidth + 1")); err != nil || over {
-				t.Errorf("the search page scrolls sideways (%v)", err)
+			if testkit.ScrollsSideways(t, ctx) {
+				t.Error("the search page scrolls sideways")
 			}
 			browser.Screenshot(t, ctx, "search-"+dev.Name)
 
@@ -63,7 +63,7 @@ func TestPages(t *testing.T) {
 				t.Fatal(err)
 			}
 			testkit.Eventually(t, 10*time.Second, func() error {
-				if n := count(t, ctx, "#rows tr td.rd-key"); n < 120 {
+				if n := testkit.Count(t, ctx, "#rows tr td.rd-key"); n < 120 {
 					return fmt.Errorf("%d rows", n)
 				}
 				return nil
@@ -95,12 +95,12 @@ func TestPages(t *testing.T) {
 			if err := chromedp.Do(ctx, chromedp.Navigate(h.srv.URL+"/redis/local/key?name=list:big"), chromedp.WaitVisible(`#more-items button`)); err != nil {
 				t.Fatal(err)
 			}
-			before := count(t, ctx, "#items tr")
+			before := testkit.Count(t, ctx, "#items tr")
 			if err := chromedp.Do(ctx, chromedp.Click(`#more-items button`)); err != nil {
 				t.Fatal(err)
 			}
 			testkit.Eventually(t, 5*time.Second, func() error {
-				if after := count(t, ctx, "#items tr"); after <= before {
+				if after := testkit.Count(t, ctx, "#items tr"); after <= before {
 					return fmt.Errorf("%d rows after, %d before", after, before)
 				}
 				return nil
@@ -137,7 +137,7 @@ func TestPages(t *testing.T) {
 				}
 				if page == "info" {
 					testkit.Eventually(t, 10*time.Second, func() error {
-						if n := count(t, ctx, ".rd-chart canvas"); n < 4 {
+						if n := testkit.Count(t, ctx, ".rd-chart canvas"); n < 4 {
 							return fmt.Errorf("%d charts drawn", n)
 						}
 						return nil
@@ -147,14 +147,4 @@ func TestPages(t *testing.T) {
 			}
 		})
 	}
-}
-
-// count returns how many elements match selector in the tab.
-func count(t *testing.T, ctx context.Context, selector string) int {
-	t.Helper()
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+selector+"`"+`).length`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +184,25 @@ func (d Device) Emulate() chromedp.Action[chromedp.Void] {
 		opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)
 	}
 	return chromedp.EmulateViewport(int64(d.Width), int64(d.Height), opts...)
+}
+
+// Count returns how many elements in the tab match the CSS selector.
+func Count(t testing.TB, ctx context.Context, selector string) int {
+	t.Helper()
+	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+strconv.Quote(selector)+`).length`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// ScrollsSideways reports whether the tab's page is wider than its
+// window: a layout that does not fit a phone.
+func ScrollsSideways(t testing.TB, ctx context.Context) bool {
+	t.Helper()
+	over, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("document.documentElement.scrollWidth > window.innerWidth + 1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return over
 }

@@ -106,12 +106,14 @@ func TestPages(t *testing.T) {
 			// A chart reloads every 30 s; right after the start its first
 			// load may find too few samples for a rate.
 			testkit.Eventually(t, 45*time.Second, func() error {
-				if n := count(t, ctx, ".chart canvas"); n < 1 {
+				if n := testkit.Count(t, ctx, ".chart canvas"); n < 1 {
 					return fmt.Errorf("%d charts drawn", n)
 				}
 				return nil
 			})
-			noSideScroll(t, ctx)
+			if testkit.ScrollsSideways(t, ctx) {
+				t.Error("the page scrolls sideways")
+			}
 			browser.Screenshot(t, ctx, "watch-"+dev.Name)
 
 			// The rate links to the query page, which runs it.
@@ -119,16 +121,18 @@ func TestPages(t *testing.T) {
 				t.Fatal(err)
 			}
 			testkit.Eventually(t, 15*time.Second, func() error {
-				if n := count(t, ctx, ".chart canvas"); n < 1 {
+				if n := testkit.Count(t, ctx, ".chart canvas"); n < 1 {
 					return fmt.Errorf("%d charts drawn", n)
 				}
 				return nil
 			})
-			rows := count(t, ctx, "main table tbody tr")
+			rows := testkit.Count(t, ctx, "main table tbody tr")
 			if rows < 1 {
 				t.Errorf("no result rows")
 			}
-			noSideScroll(t, ctx)
+			if testkit.ScrollsSideways(t, ctx) {
+				t.Error("the page scrolls sideways")
+			}
 			browser.Screenshot(t, ctx, "query-"+dev.Name)
 
 			// A bad query shows the error, not a broken page.
@@ -136,22 +140,5 @@ func TestPages(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-	}
-}
-
-// count returns how many elements match selector in the tab.
-func count(t *testing.T, ctx context.Context, selector string) int {
-	t.Helper()
-	n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll(`+"`"+selector+"`"+`).length`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func noSideScroll(t *testing.T, ctx context.Context) {
-	t.Helper()
-	if over, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("document.documentElement.scrollWidth > window.innerWidth + 1")); err != nil || over {
-		t.Errorf("the page scrolls sideways (%v)", err)
 	}
 }
