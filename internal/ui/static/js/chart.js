@@ -530,12 +530,36 @@
       this.dropPlot();
       return;
     }
-    if (this.u && sameLabels(this.u, d.labels)) {
-      this.u.setData(d.cols);
+    var p = prepare(d, this.el.dataset.kind || "timeseries");
+    if (this.u && sameLabels(this.u, p.labels)) {
+      this.u.setData(p.cols);
       return;
     }
     this.build(width);
   };
+
+  // prepare returns the columns and labels as the plot shows them, and the
+  // data's series index of each plotted series. A status mix is stacked:
+  // series i shows the sum of series 0..i, the tallest first so that each
+  // one's own part shows on top of it.
+  function prepare(d, kind) {
+    var order = d.labels.map(function (_, i) { return i; });
+    if (kind !== "statusmix") {
+      return { cols: d.cols, labels: d.labels, order: order };
+    }
+    var acc = d.cols[0].map(function () { return 0; });
+    var stacked = [];
+    for (var i = 1; i < d.cols.length; i++) {
+      acc = acc.map(function (a, k) { return a + (d.cols[i][k] || 0); });
+      stacked.push(acc.slice());
+    }
+    order.reverse();
+    return {
+      cols: [d.cols[0]].concat(order.map(function (i) { return stacked[i]; })),
+      labels: order.map(function (i) { return d.labels[i]; }),
+      order: order,
+    };
+  }
 
   function sameLabels(u, labels) {
     if (u.series.length !== labels.length + 1) return false;
@@ -555,21 +579,10 @@
     var spark = el.dataset.spark === "1";
     var t = theme(el);
     var height = parseInt(el.dataset.height, 10) || t.height;
-    var cols = d.cols;
+    var p = prepare(d, kind);
+    var cols = p.cols;
     var labels = d.labels;
-    var order = labels.map(function (_, i) { return i; });
-    if (kind === "statusmix") {
-      // Stacked bars: series i shows the sum of series 0..i; the tallest
-      // is drawn first so that each one's own part shows on top of it.
-      var acc = cols[0].map(function () { return 0; });
-      var stacked = [];
-      for (var i = 1; i < cols.length; i++) {
-        acc = acc.map(function (a, k) { return a + (cols[i][k] || 0); });
-        stacked.push(acc.slice());
-      }
-      order.reverse();
-      cols = [cols[0]].concat(order.map(function (i) { return stacked[i]; }));
-    }
+    var order = p.order;
     var series = [{}];
     order.forEach(function (i, pos) {
       var color = t.colors[i % t.colors.length];
