@@ -2,7 +2,6 @@ package boards
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -150,4 +149,3 @@ func (h *harness) get(t *testing.T, path, role string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-var _ = fmt.Sprint

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"html/template"
 	"math"
 	"net/http"
 	"net/url"
@@ -481,8 +479,6 @@ func (b *Boards) pageTV(w http.ResponseWriter, r *http.Request) error {
 	return b.pages.Render(w, r, http.StatusOK, "tv", v.Title, v)
 }
 
-var _ = template.HTML("")
-var _ = fmt.Sprint
 
 // alertsView lists the alerts pending or firing now.
 type alertsView struct {

@@ -3,6 +3,7 @@ package boards
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -18,7 +19,6 @@ import (
 	"github.com/dandan-sre/dandan/internal/alerting"
 	"github.com/dandan-sre/dandan/internal/component"
 	"github.com/dandan-sre/dandan/internal/config"
-	"github.com/dandan-sre/dandan/internal/metricstore"
 	"github.com/dandan-sre/dandan/internal/ui"
 )
 
@@ -230,12 +230,33 @@ func (b *Boards) jobs(ctx context.Context) []string {
 	return jobs
 }
 
-// board returns the board called name.
+// board returns the board called name, looked up in all's order without
+// listing every board (each panel of a page asks for its board).
 func (b *Boards) board(ctx context.Context, name string) (*Board, error) {
-	for _, bd := range b.all(ctx) {
+	for _, bd := range b.cfg.Boards {
 		if bd.Name == name {
 			return bd, nil
 		}
+	}
+	b.mu.Lock()
+	folder := b.folder
+	b.mu.Unlock()
+	for _, bd := range folder {
+		if bd.Name == name {
+			return bd, nil
+		}
+	}
+	if b.deps.SQL != nil {
+		bd, err := b.sql.get(ctx, name)
+		if err == nil {
+			return bd, nil
+		}
+		if !errors.Is(err, errNoBoard) {
+			b.log.Warn("reading a board failed", "board", name, "err", err)
+		}
+	}
+	if job, ok := strings.CutPrefix(name, "service-"); ok && slices.Contains(b.jobs(ctx), job) {
+		return serviceBoard(job, b.cfg.Services[job]), nil
 	}
 	return nil, errNoBoard
 }
@@ -259,4 +280,3 @@ func (b *Boards) playlist(ctx context.Context) []string {
 	return slices.Clip(out)
 }
 
-var _ metricstore.Querier = (metricstore.Querier)(nil)

@@ -55,6 +55,23 @@ func (s sqlBoards) list(ctx context.Context) ([]*Board, error) {
 	return out, rows.Err()
 }
 
+func (s sqlBoards) get(ctx context.Context, name string) (*Board, error) {
+	var body string
+	err := s.db.QueryRowContext(ctx, `SELECT body FROM boards WHERE name = $1`, name).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errNoBoard
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read board %s: %w", name, err)
+	}
+	var b Board
+	if err := json.Unmarshal([]byte(body), &b); err != nil {
+		return nil, fmt.Errorf("board %s in the SQL store: %w", name, err)
+	}
+	b.source = "ui"
+	return &b, nil
+}
+
 func (s sqlBoards) put(ctx context.Context, b *Board, who string) error {
 	body, err := json.Marshal(b)
 	if err != nil {
@@ -79,6 +96,3 @@ func (s sqlBoards) delete(ctx context.Context, name string) error {
 	}
 	return nil
 }
-
-var _ = errors.Is
-var _ = sql.ErrNoRows

@@ -3,7 +3,6 @@ package watch
 import (
 	"bytes"
 	"context"
-	"errors"
 	"log/slog"
 	"math"
 	"sort"
@@ -315,7 +314,6 @@ func (r *rateLimit) allow() bool {
 	return r.n <= 5
 }
 
-var errStopped = errors.New("stopped")
 
 // startAtZero inserts, before each counter sample of out[first:] whose
 // series this job has not committed yet, a 0 at prev.
