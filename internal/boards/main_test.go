@@ -148,4 +148,3 @@ func (h *harness) get(t *testing.T, path, role string) (int, string) {
 	}
 	return resp.StatusCode, string(b)
 }
-

@@ -479,7 +479,6 @@ func (b *Boards) pageTV(w http.ResponseWriter, r *http.Request) error {
 	return b.pages.Render(w, r, http.StatusOK, "tv", v.Title, v)
 }
 
-
 // alertsView lists the alerts pending or firing now.
 type alertsView struct {
 	Alerts []alertRow

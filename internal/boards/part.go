@@ -279,4 +279,3 @@ func (b *Boards) playlist(ctx context.Context) []string {
 	}
 	return slices.Clip(out)
 }
-

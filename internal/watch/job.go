@@ -314,7 +314,6 @@ func (r *rateLimit) allow() bool {
 	return r.n <= 5
 }
 
-
 // startAtZero inserts, before each counter sample of out[first:] whose
 // series this job has not committed yet, a 0 at prev.
 func (j *logJob) startAtZero(out []metricstore.Sample, first int, prev int64) []metricstore.Sample {
