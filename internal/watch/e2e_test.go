@@ -107,12 +107,13 @@ server {
 		return nil
 	})
 	// stub_status counts every request nginx served, the status scrapes
-	// included: at least ours, and accepts = handled.
+	// included: at least ours. Connections are fewer when the client reuses
+	// one (keep-alive), so only accepts = handled > 0 holds for them.
 	testkit.Eventually(t, 10*time.Second, func() error {
 		if got := a.value(t, `webserver_requests_total{job="web"}`); got < float64(len(reqs)) {
 			return fmt.Errorf("webserver_requests_total = %v, want at least %d", got, len(reqs))
 		}
-		if acc, h := a.value(t, `webserver_connections_accepted_total{job="web"}`), a.value(t, `webserver_connections_handled_total{job="web"}`); acc != h || acc < float64(len(reqs)) {
+		if acc, h := a.value(t, `webserver_connections_accepted_total{job="web"}`), a.value(t, `webserver_connections_handled_total{job="web"}`); acc != h || acc < 1 {
 			return fmt.Errorf("accepted %v, handled %v", acc, h)
 		}
 		return nil
