@@ -225,7 +225,7 @@ func boardRequests(tb testing.TB, pageHTML string, now time.Time) []benchReq {
 			start, end, step := chartStep(a["data-range"], now)
 			for _, q := range qs {
 				out = append(out, benchReq{Kind: "query_range", Label: q.Expr, URL: "/api/v1/query_range", Form: url.Values{
-					"query": {q.Expr}, "start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)}, "step": {strconv.FormatInt(step, 10)}}})
+					"query": {WithRateInterval(q.Expr, rangeDuration(a["data-range"]))}, "start": {strconv.FormatInt(start, 10)}, "end": {strconv.FormatInt(end, 10)}, "step": {strconv.FormatInt(step, 10)}}})
 			}
 			if ev := a["data-events"]; ev != "" {
 				sep := "?"

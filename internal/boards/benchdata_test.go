@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ import (
 // reuse it is topped up to now with the same functions, so the 7 days
 // always end now. Change benchDataVersion whenever the series change.
 const (
-	benchDataVersion = 2
+	benchDataVersion = 3
 	benchJob         = "shop"
 	benchPaths       = 200
 	benchStep        = 15 * time.Second
@@ -39,6 +40,9 @@ type benchSeries struct {
 	ls  metricstore.Labels
 	ref metricstore.SeriesRef
 	val func(g *benchGen, t float64) float64
+	// sumOf, for a job-level rollup (as the watchdog writes them), are
+	// the earlier series it sums; val is nil then.
+	sumOf []int
 }
 
 // benchGen writes the benchmark's series. Every counter is a closed-form
@@ -47,6 +51,7 @@ type benchSeries struct {
 type benchGen struct {
 	t0     float64 // Unix seconds the counters start from
 	series []benchSeries
+	vals   []float64 // the step's values, by series
 	// per step: the cumulative "requests per unit rate" and CPU busy
 	// seconds since t0, shared by all series.
 	reqs, busy float64
@@ -65,6 +70,16 @@ func newBenchGen(t0 float64) *benchGen {
 	add := func(val func(g *benchGen, t float64) float64, kv ...string) {
 		g.series = append(g.series, benchSeries{ls: metricstore.FromStrings(kv...), val: val})
 	}
+	// The rollups' parts, by rollup labels (name, then label pairs).
+	rollups := map[string][]int{}
+	var rollupOrder []string
+	part := func(kv ...string) {
+		k := strings.Join(kv, "\x00")
+		if _, ok := rollups[k]; !ok {
+			rollupOrder = append(rollupOrder, k)
+		}
+		rollups[k] = append(rollups[k], len(g.series)-1)
+	}
 	// Counters count whole requests and bytes, as the watchdog's do
 	// (and so compress as real ones).
 	counter := func(mult float64) func(*benchGen, float64) float64 {
@@ -79,17 +94,29 @@ func newBenchGen(t0 float64) *benchGen {
 		e5 := 0.001 + 0.03*float64(p%7)/6
 		e4 := 0.02 + 0.05*float64(p%5)/4
 		add(counter(rate*(1-e4-e5)), "__name__", "http_requests_total", "job", benchJob, "path", path, "method", "GET", "status", "200")
+		part("job_status:http_requests_total", "job", benchJob, "status", "200")
 		add(counter(rate*e4), "__name__", "http_requests_total", "job", benchJob, "path", path, "method", "GET", "status", "404")
+		part("job_status:http_requests_total", "job", benchJob, "status", "404")
 		add(counter(rate*e5), "__name__", "http_requests_total", "job", benchJob, "path", path, "method", "GET", "status", "500")
+		part("job_status:http_requests_total", "job", benchJob, "status", "500")
 		add(counter(rate*float64(1000+(p*7919)%50000)), "__name__", "http_response_bytes_total", "job", benchJob, "path", path, "method", "GET", "status", "200")
+		part("job:http_response_bytes_total", "job", benchJob)
 		scale := 0.01 + 0.3*float64((p*31)%100)/100 // the path's mean latency
 		for _, le := range benchBounds {
 			frac := 1 - math.Exp(-le/scale)
 			add(counter(rate*frac), "__name__", "http_request_duration_seconds_bucket", "job", benchJob, "path", path, "method", "GET", "le", strconv.FormatFloat(le, 'g', -1, 64))
+			part("job:http_request_duration_seconds_bucket", "job", benchJob, "le", strconv.FormatFloat(le, 'g', -1, 64))
 		}
 		add(counter(rate), "__name__", "http_request_duration_seconds_bucket", "job", benchJob, "path", path, "method", "GET", "le", "+Inf")
+		part("job:http_request_duration_seconds_bucket", "job", benchJob, "le", "+Inf")
 		add(counter(rate), "__name__", "http_request_duration_seconds_count", "job", benchJob, "path", path, "method", "GET")
+		part("job:http_request_duration_seconds_count", "job", benchJob)
 		add(seconds(rate*scale), "__name__", "http_request_duration_seconds_sum", "job", benchJob, "path", path, "method", "GET")
+		part("job:http_request_duration_seconds_sum", "job", benchJob)
+	}
+	for _, k := range rollupOrder {
+		kv := strings.Split(k, "\x00")
+		g.series = append(g.series, benchSeries{ls: metricstore.FromStrings(append([]string{"__name__"}, kv...)...), sumOf: rollups[k]})
 	}
 	node := func(name string, val func(*benchGen, float64) float64, kv ...string) {
 		add(val, append([]string{"__name__", name, "job", "node", "instance", "host1"}, kv...)...)
@@ -126,9 +153,20 @@ func (g *benchGen) appendRange(ctx context.Context, svc *metricstore.Service, fr
 		g.at(float64(t))
 		app := svc.Appender(ctx)
 		ms := t * 1000
+		if len(g.vals) != len(g.series) {
+			g.vals = make([]float64, len(g.series))
+		}
 		for j := range g.series {
 			s := &g.series[j]
-			ref, err := app.Append(s.ref, s.ls, ms, s.val(g, float64(t)))
+			v := 0.0
+			if s.val != nil {
+				v = s.val(g, float64(t))
+			}
+			for _, k := range s.sumOf {
+				v += g.vals[k]
+			}
+			g.vals[j] = v
+			ref, err := app.Append(s.ref, s.ls, ms, v)
 			if err != nil {
 				_ = app.Rollback()
 				return fmt.Errorf("append %s at %d: %w", s.ls, t, err)

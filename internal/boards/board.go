@@ -3,10 +3,12 @@ package boards
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/dandan-sre/dandan/internal/config"
 )
@@ -189,6 +191,33 @@ func Expand(expr string, vals map[string]string) string {
 		expr = strings.ReplaceAll(expr, "$"+n, vals[n])
 	}
 	return expr
+}
+
+// RateIntervalVar is the variable a range query's rate() windows can use:
+// chart.js replaces it with the step plus 15 s, at least 1m (Grafana's
+// $__rate_interval), so that over 7 days a window covers its whole step
+// instead of sampling one minute of it.
+const RateIntervalVar = "__rate_interval"
+
+// chartPoints is chart.js's POINTS: a range query's step is range/points.
+const chartPoints = 240
+
+// RateInterval is what $__rate_interval stands for over rng: chart.js's
+// step plus 15 s, at least 1m; rng 0 (an instant query) gives 1m.
+func RateInterval(rng time.Duration) string {
+	step := int64(math.Max(1, math.Round(rng.Seconds()/chartPoints)))
+	return strconv.FormatInt(max(60, step+15), 10) + "s"
+}
+
+// WithRateInterval replaces $__rate_interval in expr for rng: for the
+// queries the server runs (panel fragments, rules, raw-query links).
+func WithRateInterval(expr string, rng time.Duration) string {
+	if !strings.Contains(expr, RateIntervalVar) {
+		return expr
+	}
+	v := RateInterval(rng)
+	expr = strings.ReplaceAll(expr, "${"+RateIntervalVar+"}", v)
+	return strings.ReplaceAll(expr, "$"+RateIntervalVar, v)
 }
 
 // width returns the panel's grid columns.

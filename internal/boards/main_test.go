@@ -111,6 +111,19 @@ func (h *harness) feed(t *testing.T, job string) float64 {
 		}
 		add(120*n, "__name__", "http_request_duration_seconds_count", "job", job, "path", "/a", "method", "GET")
 		add(12*n, "__name__", "http_request_duration_seconds_sum", "job", job, "path", "/a", "method", "GET")
+		// The job-level rollups, as the watchdog writes them.
+		add(90*n, "__name__", "job_status:http_requests_total", "job", job, "status", "200")
+		add(10*n, "__name__", "job_status:http_requests_total", "job", job, "status", "500")
+		add(20*n, "__name__", "job_status:http_requests_total", "job", job, "status", "404")
+		add(1000*n, "__name__", "job:http_response_bytes_total", "job", job)
+		for _, b := range []struct {
+			le string
+			c  float64
+		}{{"0.05", 60}, {"0.1", 90}, {"0.5", 110}, {"1", 118}, {"+Inf", 120}} {
+			add(b.c*n, "__name__", "job:http_request_duration_seconds_bucket", "job", job, "le", b.le)
+		}
+		add(120*n, "__name__", "job:http_request_duration_seconds_count", "job", job)
+		add(12*n, "__name__", "job:http_request_duration_seconds_sum", "job", job)
 		// 15 s per step: 10.5 s idle, 4.5 s busy (30%).
 		add(10.5*n, "__name__", "node_cpu_seconds_total", "job", "node", "instance", "host1", "cpu", "0", "mode", "idle")
 		add(4.5*n, "__name__", "node_cpu_seconds_total", "job", "node", "instance", "host1", "cpu", "0", "mode", "user")

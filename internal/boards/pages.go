@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dandan-sre/dandan/internal/config"
@@ -33,6 +34,15 @@ func (b *Boards) mountPages(m *httpapi.Mux) {
 
 // Ranges offered by the time-range picker.
 var ranges = []string{"15m", "1h", "6h", "12h", "1d", "7d"}
+
+// rangeDuration is a board range as a duration (0 when it is not one).
+func rangeDuration(rng string) time.Duration {
+	d, err := model.ParseDuration(rng)
+	if err != nil {
+		return 0
+	}
+	return time.Duration(d)
+}
 
 type indexView struct {
 	Boards   []boardRow
@@ -156,7 +166,8 @@ func (b *Boards) view(ctx context.Context, r *http.Request, bd *Board) boardView
 		pv.Queries = string(js)
 		if len(qs) > 0 {
 			pv.Expr = qs[0].Expr
-			pv.QueryLink = "/watch/query?q=" + url.QueryEscape(qs[0].Expr) + "&range=" + url.QueryEscape(rng)
+			link := WithRateInterval(qs[0].Expr, rangeDuration(rng))
+			pv.QueryLink = "/watch/query?q=" + url.QueryEscape(link) + "&range=" + url.QueryEscape(rng)
 		}
 		th, _ := json.Marshal(p.Thresholds)
 		pv.Thresholds = string(th)
@@ -242,7 +253,7 @@ func (b *Boards) pagePanel(w http.ResponseWriter, r *http.Request) error {
 	} else if len(p.Queries) > 0 {
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
-		res, err := b.deps.Query.QueryInstant(ctx, Expand(p.Queries[0].Expr, vals), time.Now())
+		res, err := b.deps.Query.QueryInstant(ctx, WithRateInterval(Expand(p.Queries[0].Expr, vals), 0), time.Now())
 		switch {
 		case err != nil:
 			f.Error = err.Error()

@@ -42,7 +42,7 @@ func (b *Boards) thresholdRules(ctx context.Context, bd *Board) ([]alerting.Rule
 				continue
 			}
 			name := alertName(bd.Name, p.Title, lv.sev)
-			r, err := alerting.RuleFromThreshold(name, Expand(p.Queries[0].Expr, vals), op, *lv.v, 5*time.Minute,
+			r, err := alerting.RuleFromThreshold(name, WithRateInterval(Expand(p.Queries[0].Expr, vals), 0), op, *lv.v, 5*time.Minute,
 				map[string]string{"severity": lv.sev, "board": bd.Name},
 				map[string]string{"summary": p.Title + " " + op + " " + FormatValue(*lv.v, p.Unit) + " on " + orName(bd), "board": "/boards/" + bd.Name})
 			if err != nil {

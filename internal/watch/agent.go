@@ -394,6 +394,9 @@ func logsMetadata() map[string]metricstore.Metadata {
 		logs.MetricReferer:              {Type: "counter", Help: "Requests in the access log by path template and referer host."},
 		logs.MetricInvalid:              {Type: "counter", Help: "Access-log lines that did not match the log format."},
 		logs.MetricCapped:               {Type: "counter", Help: "Access-log lines counted under path=\"other\" because the job had reached its cap of path templates."},
+		RollupRequests:                  {Type: "counter", Help: "Requests in the access log by job and status: http_requests_total summed over paths and methods."},
+		RollupBytes:                     {Type: "counter", Help: "Response bytes in the access log by job: http_response_bytes_total summed over paths, methods and statuses.", Unit: "bytes"},
+		RollupDuration:                  {Type: "histogram", Help: "Request durations in the access log by job: http_request_duration_seconds summed over paths and methods.", Unit: "seconds"},
 		"dandan_watch_lines_read_total": {Type: "counter", Help: "Access-log lines read by the watchdog, by job."},
 		"dandan_watch_file_lag_bytes":   {Type: "gauge", Help: "Bytes written to a tailed file that the watchdog has not read yet.", Unit: "bytes"},
 	}

@@ -113,11 +113,12 @@ func (f figures) fill(v *JobView) {
 
 // JobQueries are the PromQL of the jobs page's figures, by figure: over
 // the last minute, so that they move with the traffic.
+// They read the job-level rollups: a few series per job.
 var JobQueries = map[string]string{
-	"rate": `sum by (job) (rate(http_requests_total[1m]))`,
-	"err":  `sum by (job) (rate(http_requests_total{status=~"5.."}[1m])) / sum by (job) (rate(http_requests_total[1m]))`,
-	"4xx":  `sum by (job) (rate(http_requests_total{status=~"4.."}[1m])) / sum by (job) (rate(http_requests_total[1m]))`,
-	"p95":  `histogram_quantile(0.95, sum by (job, le) (rate(http_request_duration_seconds_bucket[1m])))`,
+	"rate": `sum by (job) (rate(job_status:http_requests_total[1m]))`,
+	"err":  `sum by (job) (rate(job_status:http_requests_total{status=~"5.."}[1m])) / sum by (job) (rate(job_status:http_requests_total[1m]))`,
+	"4xx":  `sum by (job) (rate(job_status:http_requests_total{status=~"4.."}[1m])) / sum by (job) (rate(job_status:http_requests_total[1m]))`,
+	"p95":  `histogram_quantile(0.95, sum by (job, le) (rate(job:http_request_duration_seconds_bucket[1m])))`,
 }
 
 func (a *Agent) figures(ctx context.Context) figures {

@@ -92,6 +92,12 @@ server {
 		`http_request_duration_seconds_bucket{job="web",path="/slow/{id}",le="+Inf"}`:   4,
 		`http_request_duration_seconds_count{job="web",path="/slow/{id}"}`:              4,
 		`dandan_log_lines_invalid_total{job="web"}`:                                     0,
+		// The job-level rollups sum the same counts.
+		`sum(job_status:http_requests_total{job="web"})`:                float64(len(reqs)),
+		`job_status:http_requests_total{job="web",status="404"}`:        3,
+		`job:http_request_duration_seconds_count{job="web"}`:            float64(len(reqs)),
+		`job:http_request_duration_seconds_bucket{job="web",le="+Inf"}`: float64(len(reqs)),
+		`job:http_request_duration_seconds_bucket{job="web",le="0.05"}`: float64(len(reqs) - 4),
 		`up{job="web"}`: 1,
 	}
 	testkit.Eventually(t, 15*time.Second, func() error {

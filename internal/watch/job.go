@@ -167,6 +167,7 @@ func (j *logJob) snapshot(out []metricstore.Sample, t, prev int64) ([]metricstor
 	job := j.cfg.Name
 	first := len(out)
 	out = appendFamilies(out, fams, t)
+	out = appendRollups(out, fams, t)
 	out = append(out, metricstore.Sample{Labels: metricstore.FromStrings("__name__", "dandan_watch_lines_read_total", "job", job), T: t, V: float64(lines)})
 	out = j.startAtZero(out, first, prev)
 	for _, l := range lag {

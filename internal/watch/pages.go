@@ -53,9 +53,9 @@ func (a *Agent) pageJobs(w http.ResponseWriter, r *http.Request) error {
 			row.P95 = formatSeconds(*j.P95)
 		}
 		if j.Kind == "log" {
-			q := `sum by (status) (rate(http_requests_total{job="` + j.Name + `"}[1m]))`
+			q := `sum by (status) (rate(job_status:http_requests_total{job="` + j.Name + `"}[1m]))`
 			row.Query = "/watch/query?q=" + urlQuery(q)
-			row.Chart = `sum by (class) (label_replace(rate(http_requests_total{job="` + j.Name + `"}[1m]), "class", "${1}xx", "status", "(.).."))`
+			row.Chart = `sum by (class) (label_replace(rate(job_status:http_requests_total{job="` + j.Name + `"}[1m]), "class", "${1}xx", "status", "(.).."))`
 		}
 		v.Jobs = append(v.Jobs, row)
 	}

@@ -8,7 +8,9 @@
 //        data-title="…" data-refresh="30" data-height="240"></div>
 //
 // data-query  PromQL, sent to POST /api/v1/query_range with start, end and a
-//             step giving about 240 points.
+//             step giving about 240 points. $__rate_interval (or
+//             ${__rate_interval}) becomes the step plus 15 s, at least 1m,
+//             as in Grafana: rate() windows that cover every step.
 // data-range  how far back: a Prometheus duration ("15m", "1h", "7d", "1h30m").
 // data-unit   "s" (seconds: ns…d), "bytes" (B, KiB, MiB…), "%" (values already
 //             in percent), "ratio" (0–1, shown as percent), "" (plain, k/M/G),
@@ -42,6 +44,7 @@
 
   var API = "/api/v1/query_range";
   var POINTS = 240;
+  var SCRAPE = 15; // seconds: the sample interval $__rate_interval assumes
   var MAX_SERIES = 30;
   var DEFAULT_HEIGHT = 240;
   var SWEEP_MS = 30000;
@@ -422,9 +425,10 @@
     var ctrl = new AbortController();
     this.ctrl = ctrl;
     el.setAttribute("aria-busy", "true");
+    var rateInterval = Math.max(4 * SCRAPE, step + SCRAPE) + "s";
     var fetchOne = function (q) {
       var body = new URLSearchParams();
-      body.set("query", q.expr);
+      body.set("query", q.expr.replace(/\$(\{__rate_interval\}|__rate_interval\b)/g, rateInterval));
       body.set("start", String(start));
       body.set("end", String(end));
       body.set("step", String(step));
