@@ -2,8 +2,6 @@ package logs
 
 import (
 	"bufio"
-	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -275,7 +273,9 @@ func runParse(ctx context.Context, o *parseOptions, files []string, stdin io.Rea
 	if o.topIPs == 0 {
 		cfg.TopClients = 0
 	}
-	cfg.Emit = w.batch
+	var read atomic.Int64 // input bytes read, for the progress bar
+	pl := newPipeline(files, stdin, &read, fmtc, o.output.kind, out, stdout, o.strict, cfg.Rules, cfg.AutoTemplate)
+	cfg.Emit = pl.emit
 	agg, err := New(cfg)
 	if err != nil {
 		return nil, err
@@ -284,27 +284,22 @@ func runParse(ctx context.Context, o *parseOptions, files []string, stdin io.Rea
 		return nil, err
 	}
 
-	var read atomic.Int64 // input bytes read, for the progress bar
 	var total int64
 	for _, f := range files {
 		if fi, err := os.Stat(f); f != "-" && err == nil && fi.Mode().IsRegular() {
 			total += fi.Size()
 		}
 	}
-	stop := startProgress(o.progress, stderr, &read, total, agg)
-	var samples []string
-	var runErr error
-	for _, name := range files {
-		if err := ctx.Err(); err != nil {
-			runErr = err
-			break
-		}
-		if runErr = parseFile(name, stdin, agg, &read, &samples, o.strict); runErr != nil {
-			break
-		}
+	if err := pl.start(); err != nil {
+		return nil, err
 	}
+	stop := startProgress(o.progress, stderr, &read, total, agg)
+	samples, runErr := pl.run(ctx, agg)
 	if err := agg.Flush(); err != nil && runErr == nil {
 		runErr = err
+	}
+	if err := pl.finish(runErr == nil && !pl.failed.Load()); err != nil && runErr == nil {
+		runErr = fmt.Errorf("write output: %w", err)
 	}
 	if err := out.Flush(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("write output: %w", err)
@@ -312,95 +307,6 @@ func runParse(ctx context.Context, o *parseOptions, files []string, stdin io.Rea
 	stop()
 	summary(stderr, agg, samples, o.topIPs, o.maxPaths, time.Since(started))
 	return agg, runErr
-}
-
-// parseFile feeds the lines of one file (gzip or not, "-" for stdin) to agg.
-func parseFile(name string, stdin io.Reader, agg *Aggregator, read *atomic.Int64, samples *[]string, strict bool) error {
-	var r io.Reader
-	display := name
-	if name == "-" {
-		r, display = stdin, "stdin"
-	} else {
-		f, err := os.Open(name)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		r = f
-	}
-	r = &countingReader{r: r, n: read}
-	br := bufio.NewReaderSize(r, 256<<10)
-	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			return fmt.Errorf("%s: %w", display, err)
-		}
-		defer zr.Close()
-		br = bufio.NewReaderSize(zr, 256<<10)
-	}
-	lr := lineReader{r: br}
-	for n := 1; ; n++ {
-		line, long, err := lr.next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", display, err)
-		}
-		var reason error
-		if long {
-			agg.SkipLine()
-			reason = fmt.Errorf("line longer than %d bytes", maxLine)
-		} else if !agg.Line(line) {
-			reason = agg.Err()
-		}
-		if reason != nil {
-			if strict {
-				return fmt.Errorf("%s:%d: %w", display, n, reason)
-			}
-			if len(*samples) < invalidSamples {
-				*samples = append(*samples, fmt.Sprintf("%s:%d: %v", display, n, reason))
-			}
-		}
-		if err := agg.EmitErr(); err != nil {
-			return fmt.Errorf("write output: %w", err)
-		}
-	}
-}
-
-// lineReader returns lines without their newline (and \r), up to maxLine
-// bytes; a longer line is reported as long and skipped.
-type lineReader struct {
-	r   *bufio.Reader
-	buf []byte // a line that spans reads of the bufio.Reader
-}
-
-func (l *lineReader) next() (line []byte, long bool, err error) {
-	l.buf = l.buf[:0]
-	for {
-		b, err := l.r.ReadSlice('\n')
-		if err == bufio.ErrBufferFull {
-			if len(l.buf)+len(b) > maxLine {
-				long = true
-			} else {
-				l.buf = append(l.buf, b...)
-			}
-			continue
-		}
-		if err != nil && (err != io.EOF || len(b) == 0 && len(l.buf) == 0) {
-			return nil, false, err
-		}
-		if long || len(l.buf)+len(b) > maxLine+1 {
-			return nil, true, nil
-		}
-		if len(l.buf) > 0 {
-			l.buf = append(l.buf, b...)
-			b = l.buf
-		}
-		b = bytes.TrimSuffix(b, []byte{'\n'})
-		b = bytes.TrimSuffix(b, []byte{'\r'})
-		return b, false, nil
-	}
 }
 
 type countingReader struct {

@@ -1,13 +1,14 @@
 package logs
 
 import (
+	"encoding/binary"
 	"math"
 	"math/bits"
 )
 
 // distinct counts distinct raw paths in bounded memory: exactly up to
 // exactDistinct of them, then by a HyperLogLog estimate (2^14 registers,
-// about 0.8% standard error). Hashes are FNV-1a, the same in every
+// about 0.8% standard error). Hashes are pathHash, the same in every
 // Aggregator, so Merge can combine counts.
 type distinct struct {
 	exact map[uint64]struct{} // nil once over exactDistinct
@@ -16,13 +17,22 @@ type distinct struct {
 
 const hllBits = 14
 
-func fnv1a(b []byte) uint64 {
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
+// pathHash hashes a raw path, eight bytes at a time, with a fixed
+// function (not a per-process seed) so that counts are reproducible.
+func pathHash(b []byte) uint64 {
+	const m = 0xff51afd7ed558ccd
+	h := uint64(len(b)) * 0x9e3779b97f4a7c15
+	for len(b) >= 8 {
+		h = (h ^ binary.LittleEndian.Uint64(b)) * m
+		h ^= h >> 32
+		b = b[8:]
 	}
-	// FNV's low bits are weak for short keys; mix them (splitmix64).
+	var w uint64
+	for i, c := range b {
+		w |= uint64(c) << (8 * i)
+	}
+	h = (h ^ w) * m
+	// Finish as splitmix64 does.
 	h ^= h >> 30
 	h *= 0xbf58476d1ce4e5b9
 	h ^= h >> 27
@@ -30,7 +40,7 @@ func fnv1a(b []byte) uint64 {
 	return h ^ h>>31
 }
 
-func (d *distinct) add(b []byte) { d.addHash(fnv1a(b)) }
+func (d *distinct) add(b []byte) { d.addHash(pathHash(b)) }
 
 func (d *distinct) addHash(h uint64) {
 	if d.exact == nil && d.regs == [1 << hllBits]uint8{} {

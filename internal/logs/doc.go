@@ -5,4 +5,9 @@
 // durations, referers and top clients into Prometheus-style metric
 // families, emitting the series that changed at each second of log time.
 // One Aggregator per goroutine; Merge combines them.
+//
+// `logs parse` runs one Aggregator in a pipeline (pipeline.go) that keeps
+// its output exactly that of feeding the lines one by one while it uses
+// every core: workers parse lines and template their paths, and format
+// the output of each second, around the one goroutine that counts.
 package logs

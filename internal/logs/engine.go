@@ -1,10 +1,11 @@
 package logs
 
 import (
-	"cmp"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"strconv"
 	"time"
@@ -65,7 +66,7 @@ type RequestSeries struct {
 	hist                 *DurationSeries
 	pathID               int32
 	code                 int
-	labels               string // the output's labels, cached by its writer
+	key                  uint64 // path, method and status, as in Aggregator.reqs
 }
 
 // RequestsDelta returns the requests counted since the previous Batch.
@@ -88,7 +89,6 @@ type DurationSeries struct {
 	prevSum    int64
 	prevBucket []uint64
 	pathID     int32
-	labels     string
 }
 
 // CountDelta and SumMicrosDelta return the changes since the previous Batch.
@@ -104,7 +104,6 @@ type RefererSeries struct {
 	id           int32
 	dirty        bool
 	prevRequests uint64
-	labels       string
 }
 
 // RequestsDelta returns the requests counted since the previous Batch.
@@ -137,9 +136,11 @@ type Aggregator struct {
 	fields  format.Fields
 	paths   *paths
 	methods []string
-	statusS [1000]string
-	bounds  []int64 // bucket bounds in microseconds
-	boundsS []float64
+	// methodKeys are the methodKey of each method, to find them fast.
+	methodKeys []uint64
+	statusS    [1000]string
+	bounds     []int64 // bucket bounds in microseconds
+	boundsS    []float64
 
 	reqs  map[uint64]*RequestSeries
 	hists map[uint64]*DurationSeries
@@ -155,11 +156,22 @@ type Aggregator struct {
 	sec                     int64
 	minSec                  int64
 
-	dirtyReq  []*RequestSeries
-	dirtyHist []*DurationSeries
-	dirtyRef  []*RefererSeries
-	batch     Batch
-	emitErr   error
+	// lastReq is, per path id, the request series its latest line
+	// counted in: most lines of a path repeat its method and status, and
+	// this spares them the map lookup.
+	lastReq []*RequestSeries
+
+	// The series changed in the current second, by id (sorted at emit, so
+	// that a batch lists them in the order they were first seen).
+	dirtyReqID  []int32
+	dirtyHistID []int32
+	dirtyRefID  []int32
+	dirtyReq    []*RequestSeries
+	dirtyHist   []*DurationSeries
+	dirtyRef    []*RefererSeries
+	idBits      []uint64 // sortIDs's bitmap, zero between calls
+	batch       Batch
+	emitErr     error
 }
 
 // New returns an Aggregator for cfg.
@@ -231,16 +243,13 @@ func (a *Aggregator) Line(line []byte) bool {
 		a.invalid++
 		return false
 	}
-	f := &a.fields
-	if f.Time > a.sec {
-		if a.sec != 0 {
-			a.emit()
-		}
-		a.sec = f.Time
-		if a.minSec == 0 {
-			a.minSec = f.Time
-		}
-	}
+	a.count(&a.fields)
+	return true
+}
+
+// count counts the fields of a valid line (Line has counted it as read).
+func (a *Aggregator) count(f *format.Fields) {
+	a.advance(f.Time)
 	var pathID int32
 	var method int
 	if len(f.Target) == 0 || len(f.Method) == 0 && f.Target[0] != '/' {
@@ -253,16 +262,81 @@ func (a *Aggregator) Line(line []byte) bool {
 		}
 		method = a.methodID(f.Method)
 	}
+	a.add(f, pathID, method, 0)
+}
+
+// How a line's path was templated before countTemplated.
+const (
+	pathOther    = iota // no path or a malformed request line: path and method "other"
+	pathEmpty           // a request target without a path: path "other"
+	pathTemplate        // a template, of a raw path with the given hash
+)
+
+// countTemplated is count for a line whose path was templated already
+// (by paths.template, with no rules: see pipeline): kind says how, tmpl
+// is the template, th its templateHash and h the pathHash of the raw
+// path, counted already among the distinct paths when seen; ch is the
+// clientHash of f.Client. It counts exactly as count does.
+func (a *Aggregator) countTemplated(f *format.Fields, kind uint8, tmpl []byte, th, h, ch uint64, seen bool) {
+	a.advance(f.Time)
+	var pathID int32
+	var method int
+	switch kind {
+	case pathOther:
+		pathID, method = a.paths.otherID(), a.methodID(nil)
+	case pathEmpty:
+		pathID, method = a.paths.otherID(), a.methodID(f.Method)
+	default:
+		if !seen {
+			a.paths.seen.addHash(h)
+		}
+		v := a.paths.internHashed(tmpl, th)
+		if v&capped != 0 {
+			a.cappedN++
+		}
+		pathID, method = v&^capped, a.methodID(f.Method)
+	}
+	a.add(f, pathID, method, ch)
+}
+
+// advance moves to the second t when it is later than the current one,
+// emitting the current one.
+func (a *Aggregator) advance(t int64) {
+	if t > a.sec {
+		if a.sec != 0 {
+			a.emit()
+		}
+		a.sec = t
+		if a.minSec == 0 {
+			a.minSec = t
+		}
+	}
+}
+
+// add counts a valid line under its path and method; ch is the
+// clientHash of f.Client, or 0 to have it computed.
+func (a *Aggregator) add(f *format.Fields, pathID int32, method int, ch uint64) {
 	key := uint64(pathID)<<20 | uint64(method)<<10 | uint64(f.Status)
-	s := a.reqs[key]
+	var s *RequestSeries
+	if int(pathID) < len(a.lastReq) {
+		if s = a.lastReq[pathID]; s != nil && s.key != key {
+			s = nil
+		}
+	}
 	if s == nil {
-		s = a.newRequestSeries(key, pathID, method, f.Status)
+		if s = a.reqs[key]; s == nil {
+			s = a.newRequestSeries(key, pathID, method, f.Status)
+		}
+		for int(pathID) >= len(a.lastReq) {
+			a.lastReq = append(a.lastReq, nil)
+		}
+		a.lastReq[pathID] = s
 	}
 	s.Requests++
 	s.Bytes += uint64(f.Bytes)
 	if !s.dirty {
 		s.dirty = true
-		a.dirtyReq = append(a.dirtyReq, s)
+		a.dirtyReqID = append(a.dirtyReqID, s.id)
 	}
 	if f.Duration >= 0 {
 		h := s.hist
@@ -275,16 +349,18 @@ func (a *Aggregator) Line(line []byte) bool {
 		h.SumMicros += f.Duration
 		if !h.dirty {
 			h.dirty = true
-			a.dirtyHist = append(a.dirtyHist, h)
+			a.dirtyHistID = append(a.dirtyHistID, h.id)
 		}
 	}
 	if a.cfg.Referers {
 		a.countReferer(pathID, f.Referer)
 	}
 	if a.top != nil && len(f.Client) > 0 {
-		a.top.add(f.Client, 1)
+		if ch == 0 {
+			ch = clientHash(f.Client)
+		}
+		a.top.addHashed(f.Client, ch)
 	}
-	return true
 }
 
 // Err says why the last line given to Line was invalid, naming the field:
@@ -303,9 +379,19 @@ func (a *Aggregator) SkipLine() {
 func (a *Aggregator) EmitErr() error { return a.emitErr }
 
 func (a *Aggregator) methodID(m []byte) int {
-	for i, s := range a.methods {
-		if s == string(m) {
-			return i
+	// Methods of up to 8 bytes compare as words.
+	if n := len(m); n > 0 && n <= 8 {
+		k := methodKey(m)
+		for i, v := range a.methodKeys {
+			if v == k && len(a.methods[i]) == n {
+				return i
+			}
+		}
+	} else {
+		for i, s := range a.methods {
+			if s == string(m) {
+				return i
+			}
 		}
 	}
 	if len(m) == 0 || len(a.methods) >= maxMethods-1 {
@@ -314,11 +400,32 @@ func (a *Aggregator) methodID(m []byte) int {
 				return i
 			}
 		}
-		a.methods = append(a.methods, Other)
-		return len(a.methods) - 1
+		return a.addMethod(Other)
 	}
-	a.methods = append(a.methods, string(m))
+	return a.addMethod(string(m))
+}
+
+func (a *Aggregator) addMethod(m string) int {
+	a.methods = append(a.methods, m)
+	a.methodKeys = append(a.methodKeys, methodKey([]byte(m)))
 	return len(a.methods) - 1
+}
+
+// methodKey packs the first 8 bytes of a method into a word.
+func methodKey(m []byte) uint64 {
+	if cap(m) >= 8 {
+		// One load: the bytes past the method (in the line) masked off.
+		k := binary.LittleEndian.Uint64(m[:8])
+		if len(m) < 8 {
+			k &= 1<<(8*len(m)) - 1
+		}
+		return k
+	}
+	var k uint64
+	for i, c := range m {
+		k |= uint64(c) << (8 * i)
+	}
+	return k
 }
 
 func (a *Aggregator) status(code int) string {
@@ -330,7 +437,7 @@ func (a *Aggregator) status(code int) string {
 
 func (a *Aggregator) newRequestSeries(key uint64, pathID int32, method, status int) *RequestSeries {
 	s := &RequestSeries{Path: a.paths.names[pathID], Method: a.methods[method], Status: a.status(status),
-		id: int32(len(a.reqL)), pathID: pathID, code: status}
+		id: int32(len(a.reqL)), pathID: pathID, code: status, key: key}
 	h := a.hists[uint64(pathID)<<20|uint64(method)<<10]
 	if h == nil {
 		h = a.newHist(pathID, method)
@@ -353,7 +460,7 @@ func (a *Aggregator) countReferer(pathID int32, ref []byte) {
 	s.Requests++
 	if !s.dirty {
 		s.dirty = true
-		a.dirtyRef = append(a.dirtyRef, s)
+		a.dirtyRefID = append(a.dirtyRefID, s.id)
 	}
 }
 
@@ -367,12 +474,22 @@ func (a *Aggregator) Flush() error {
 
 // emit hands the changed series to Config.Emit and marks them clean.
 func (a *Aggregator) emit() {
-	if len(a.dirtyReq) == 0 && len(a.dirtyRef) == 0 && a.invalid == a.prevInvalid && a.cappedN == a.prevCapN {
+	if len(a.dirtyReqID) == 0 && len(a.dirtyRefID) == 0 && a.invalid == a.prevInvalid && a.cappedN == a.prevCapN {
 		return
 	}
-	slices.SortFunc(a.dirtyReq, func(x, y *RequestSeries) int { return cmp.Compare(x.id, y.id) })
-	slices.SortFunc(a.dirtyHist, func(x, y *DurationSeries) int { return cmp.Compare(x.id, y.id) })
-	slices.SortFunc(a.dirtyRef, func(x, y *RefererSeries) int { return cmp.Compare(x.id, y.id) })
+	sortIDs(a.dirtyReqID, &a.idBits)
+	sortIDs(a.dirtyHistID, &a.idBits)
+	sortIDs(a.dirtyRefID, &a.idBits)
+	a.dirtyReq, a.dirtyHist, a.dirtyRef = a.dirtyReq[:0], a.dirtyHist[:0], a.dirtyRef[:0]
+	for _, id := range a.dirtyReqID {
+		a.dirtyReq = append(a.dirtyReq, a.reqL[id])
+	}
+	for _, id := range a.dirtyHistID {
+		a.dirtyHist = append(a.dirtyHist, a.histL[id])
+	}
+	for _, id := range a.dirtyRefID {
+		a.dirtyRef = append(a.dirtyRef, a.refL[id])
+	}
 	b := &a.batch
 	*b = Batch{Job: a.cfg.Job, Time: a.sec, Requests: a.dirtyReq, Durations: a.dirtyHist, Referers: a.dirtyRef,
 		Invalid: a.invalid, InvalidDelta: a.invalid - a.prevInvalid, Capped: a.cappedN, CappedDelta: a.cappedN - a.prevCapN,
@@ -390,8 +507,43 @@ func (a *Aggregator) emit() {
 	for _, s := range a.dirtyRef {
 		s.dirty, s.prevRequests = false, s.Requests
 	}
-	a.dirtyReq, a.dirtyHist, a.dirtyRef = a.dirtyReq[:0], a.dirtyHist[:0], a.dirtyRef[:0]
+	a.dirtyReqID, a.dirtyHistID, a.dirtyRefID = a.dirtyReqID[:0], a.dirtyHistID[:0], a.dirtyRefID[:0]
 	a.prevInvalid, a.prevCapN = a.invalid, a.cappedN
+}
+
+// sortIDs sorts distinct series ids: through a bitmap of their range when
+// they are dense in it (the usual case: a second changes many of the
+// series), else by comparison. bm is scratch space, all zero.
+func sortIDs(ids []int32, bm *[]uint64) {
+	if len(ids) < 2 {
+		return
+	}
+	lo, hi := ids[0], ids[0]
+	for _, id := range ids {
+		lo, hi = min(lo, id), max(hi, id)
+	}
+	words := int(hi-lo)/64 + 1
+	if words > 4*len(ids) {
+		slices.Sort(ids)
+		return
+	}
+	if cap(*bm) < words {
+		*bm = make([]uint64, words)
+	}
+	b := (*bm)[:words]
+	for _, id := range ids {
+		d := id - lo
+		b[d>>6] |= 1 << (d & 63)
+	}
+	i := 0
+	for w, word := range b {
+		for word != 0 {
+			ids[i] = lo + int32(w*64+bits.TrailingZeros64(word))
+			i++
+			word &= word - 1
+		}
+		b[w] = 0
+	}
 }
 
 // Stats are an Aggregator's totals for a summary.
@@ -457,7 +609,7 @@ func (a *Aggregator) Merge(o *Aggregator) {
 		s.Bytes += os.Bytes
 		if !s.dirty {
 			s.dirty = true
-			a.dirtyReq = append(a.dirtyReq, s)
+			a.dirtyReqID = append(a.dirtyReqID, s.id)
 		}
 	}
 	for _, oh := range o.histL {
@@ -474,7 +626,7 @@ func (a *Aggregator) Merge(o *Aggregator) {
 		}
 		if !h.dirty {
 			h.dirty = true
-			a.dirtyHist = append(a.dirtyHist, h)
+			a.dirtyHistID = append(a.dirtyHistID, h.id)
 		}
 	}
 	for _, or := range o.refL {
@@ -490,7 +642,7 @@ func (a *Aggregator) Merge(o *Aggregator) {
 		s.Requests += or.Requests
 		if !s.dirty {
 			s.dirty = true
-			a.dirtyRef = append(a.dirtyRef, s)
+			a.dirtyRefID = append(a.dirtyRefID, s.id)
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"math"
+	"math/bits"
+	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -19,38 +21,212 @@ const (
 // Outputs returns the output kinds, the default first.
 func Outputs() []string { return []string{OutputOpenTSDB, OutputProm, OutputJSON} }
 
-// writer prints batches in one output kind.
-type writer interface {
-	header(referers bool) error
-	batch(b *Batch) error
+// A batch reaches an output in three steps: on the Aggregator's
+// goroutine, snapshot.take copies what the output needs out of the Batch
+// and formatter.prepare adds the text of each series (made once per
+// series and kept); then formatter.format turns the snapshot into lines,
+// on any goroutine with a formatter of its own.
+
+// snapshot is a Batch copied out of the Aggregator: the values as they
+// were at the end of a second, owned by whoever holds the snapshot.
+type snapshot struct {
+	job                   string
+	time                  int64
+	reqs                  []snapReq
+	hists                 []snapHist
+	counts                []uint64 // the hists' bucket counts, not cumulative, len(bounds)+1 each
+	refs                  []snapRef
+	invalid, invalidDelta uint64
+	capped, cappedDelta   uint64
+	bounds                []float64 // the Aggregator's, never changed
+	lines                 int       // about how many output lines the snapshot makes
+	sections              uint8     // which parts of the batch's output the snapshot writes
+	// Set by prepare: the texts of the invalid and capped series, and the
+	// time to write when the batch has none.
+	jobText [2]string
+	now     int64
 }
 
-func newWriter(kind string, w *bufio.Writer, now func() time.Time) (writer, error) {
+type snapReq struct {
+	path, method, status    string
+	text                    string // set by prepare
+	id, pathID, code, group int32  // group: set by prepare
+	requests, bytes         uint64
+	prevRequests, prevBytes uint64
+}
+
+type snapHist struct {
+	path, method     string
+	text             string // set by prepare
+	id, pathID       int32
+	count, prevCount uint64
+	sum, prevSum     int64
+}
+
+type snapRef struct {
+	path, host             string
+	text                   string // set by prepare
+	id                     int32
+	requests, prevRequests uint64
+}
+
+// The sections of a batch's output, in the order they are written. A
+// large batch may be taken in parts (takePart), each writing a section or
+// a run of its series, so that no piece of output grows large.
+const (
+	secReqs  = 1 << iota // http_requests_total
+	secHists             // the duration histograms
+	secBytes             // http_response_bytes_total
+	secRefs              // http_requests_by_referer_total
+	secJob               // the invalid and capped counters
+	secAll   = secReqs | secHists | secBytes | secRefs | secJob
+)
+
+// takePart copies into s the part of b that writes section sec, for the
+// series lo to hi of that section (none for secJob).
+func (s *snapshot) takePart(b *Batch, sec uint8, lo, hi int) {
+	part := *b
+	part.Requests, part.Durations, part.Referers = nil, nil, nil
+	switch sec {
+	case secReqs, secBytes:
+		part.Requests = b.Requests[lo:hi]
+	case secHists:
+		part.Durations = b.Durations[lo:hi]
+	case secRefs:
+		part.Referers = b.Referers[lo:hi]
+	}
+	s.take(&part)
+	s.sections = sec
+}
+
+// take copies b into s, reusing s's memory.
+func (s *snapshot) take(b *Batch) {
+	s.sections = secAll
+	s.job, s.time, s.bounds = b.Job, b.Time, b.BucketBounds
+	s.invalid, s.invalidDelta, s.capped, s.cappedDelta = b.Invalid, b.InvalidDelta, b.Capped, b.CappedDelta
+	s.reqs = s.reqs[:0]
+	for _, r := range b.Requests {
+		s.reqs = append(s.reqs, snapReq{path: r.Path, method: r.Method, status: r.Status, id: r.id, pathID: r.pathID,
+			code: int32(r.code), requests: r.Requests, bytes: r.Bytes, prevRequests: r.prevRequests, prevBytes: r.prevBytes})
+	}
+	s.hists, s.counts = s.hists[:0], s.counts[:0]
+	for _, h := range b.Durations {
+		s.hists = append(s.hists, snapHist{path: h.Path, method: h.Method, id: h.id, pathID: h.pathID,
+			count: h.Count, prevCount: h.prevCount, sum: h.SumMicros, prevSum: h.prevSum})
+		s.counts = append(s.counts, h.Buckets...)
+	}
+	s.refs = s.refs[:0]
+	for _, r := range b.Referers {
+		s.refs = append(s.refs, snapRef{path: r.Path, host: r.Host, id: r.id, requests: r.Requests, prevRequests: r.prevRequests})
+	}
+	s.lines = 2 + 2*len(s.reqs) + (len(b.BucketBounds)+3)*len(s.hists) + len(s.refs)
+}
+
+// bytesChanged says whether a request series' bytes line is written: when
+// its bytes changed, or it is new.
+func (r *snapReq) bytesChanged() bool { return r.bytes-r.prevBytes > 0 || r.prevRequests == 0 }
+
+// formatter turns snapshots of one Aggregator into one output kind. One
+// formatter prepares every snapshot, in order; any may format them. The
+// OpenTSDB formatter adds up series of a batch: it takes whole batches.
+type formatter interface {
+	header(dst []byte, referers bool) []byte
+	prepare(s *snapshot)
+	format(dst []byte, s *snapshot) []byte
+}
+
+func newFormatter(kind string, now func() time.Time) (formatter, error) {
 	switch kind {
 	case OutputOpenTSDB:
-		return &tsdbWriter{w: w, now: now, groups: map[uint64]int{}, tags: map[string]string{}}, nil
+		return &tsdbFormatter{now: now, groupIDs: map[uint64]int32{}, tags: map[string]string{}}, nil
 	case OutputProm:
-		return &promWriter{w: w}, nil
+		return &promFormatter{}, nil
 	case OutputJSON:
-		return &jsonWriter{w: w}, nil
+		return &jsonFormatter{}, nil
 	}
 	return nil, fmt.Errorf("unknown output %q (use opentsdb, prom or json)", kind)
 }
 
-// promWriter writes the Prometheus text exposition format: # HELP and
-// # TYPE of every family once at the top, then for each second the
-// changed series with cumulative values and millisecond timestamps.
-type promWriter struct {
-	w   *bufio.Writer
-	buf []byte
-	les []string // `,le="0.005"` … `,le="+Inf"`
+// writer prints batches in one output kind as they come, on the
+// Aggregator's goroutine: its batch method is a Config.Emit.
+type writer struct {
+	w    *bufio.Writer
+	f    formatter
+	snap snapshot
+	buf  []byte
 }
 
-func (p *promWriter) header(referers bool) error {
-	for _, f := range familyInfo(referers) {
-		fmt.Fprintf(p.w, "# HELP %s %s\n# TYPE %s %s\n", f.Name, f.Help, f.Name, f.Type)
+func newWriter(kind string, w *bufio.Writer, now func() time.Time) (*writer, error) {
+	f, err := newFormatter(kind, now)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return &writer{w: w, f: f}, nil
+}
+
+func (w *writer) header(referers bool) error {
+	w.buf = w.f.header(w.buf[:0], referers)
+	_, err := w.w.Write(w.buf)
+	return err
+}
+
+func (w *writer) batch(b *Batch) error {
+	w.snap.take(b)
+	w.f.prepare(&w.snap)
+	w.buf = w.f.format(w.buf[:0], &w.snap)
+	_, err := w.w.Write(w.buf)
+	return err
+}
+
+// maxCached bounds the bytes of series text a formatter keeps; past it,
+// the text of further series is made for each snapshot.
+const maxCached = 16 << 20
+
+// cacheText returns the text made by build for the series id in cache,
+// made and kept on first use while the cache is under maxCached bytes.
+func cacheText(cache *[]string, size *int, id int32, build func() string) string {
+	c := *cache
+	if int(id) < len(c) && c[id] != "" {
+		return c[id]
+	}
+	s := build()
+	if *size+len(s) > maxCached {
+		return s
+	}
+	for int(id) >= len(c) {
+		c = append(c, "")
+	}
+	c[id] = s
+	*cache = c
+	*size += len(s)
+	return s
+}
+
+// promFormatter writes the Prometheus text exposition format: # HELP and
+// # TYPE of every family once at the top, then for each second the
+// changed series with cumulative values and millisecond timestamps.
+type promFormatter struct {
+	// Kept by prepare, by series id.
+	size    int
+	reqs    []string  // `{…} `: the labels of the requests and bytes lines
+	hists   []string  // the heads of the histogram's lines, one after the other
+	refs    []string  // `http_requests_by_referer_total{…} `
+	jobText [2]string // the heads of MetricInvalid and MetricCapped
+	labels  []byte
+	// les are `,le="0.005"} ` … `,le="+Inf"} `, and histFixed the length
+	// of a histogram's heads without their labels.
+	les       []string
+	histFixed int
+	ts        []byte // " 1633873130000\n"
+	zts       []byte // "0" and ts
+	vts       []byte // a value and ts
+}
+
+func (p *promFormatter) header(dst []byte, referers bool) []byte {
+	for _, f := range familyInfo(referers) {
+		dst = fmt.Appendf(dst, "# HELP %s %s\n# TYPE %s %s\n", f.Name, f.Help, f.Name, f.Type)
+	}
+	return dst
 }
 
 // appendPromValue appends a label value escaped for the text format.
@@ -70,8 +246,7 @@ func appendPromValue(b []byte, v string) []byte {
 	return b
 }
 
-func promLabels(pairs ...string) string {
-	var b []byte
+func appendPromLabels(b []byte, pairs ...string) []byte {
 	for i := 0; i < len(pairs); i += 2 {
 		if i > 0 {
 			b = append(b, ',')
@@ -81,84 +256,194 @@ func promLabels(pairs ...string) string {
 		b = appendPromValue(b, pairs[i+1])
 		b = append(b, '"')
 	}
+	return b
+}
+
+// head returns `name{labels} `; name may be empty.
+func (p *promFormatter) head(name string, pairs ...string) string {
+	b := append(p.labels[:0], name...)
+	b = append(b, '{')
+	b = appendPromLabels(b, pairs...)
+	b = append(b, '}', ' ')
+	p.labels = b
 	return string(b)
 }
 
-// sample appends `name{labels[,extra]} value ts`.
-func (p *promWriter) sample(name, suffix, labels, extra string, v []byte, ts int64) {
-	b := append(p.buf[:0], name...)
-	b = append(b, suffix...)
-	b = append(b, '{')
-	b = append(b, labels...)
-	b = append(b, extra...)
-	b = append(b, '}', ' ')
-	b = append(b, v...)
-	if ts != 0 {
-		b = append(b, ' ')
-		b = strconv.AppendInt(b, ts*1000, 10)
+// histHeads returns the heads of a histogram's bucket lines, then of its
+// _sum and _count lines, one after the other.
+func (p *promFormatter) histHeads(job string, h *snapHist) string {
+	b := append(p.labels[:0], MetricDuration...)
+	b = append(b, "_bucket{"...)
+	b = appendPromLabels(b, "job", job, "method", h.method, "path", h.path)
+	lbl := string(b[len(MetricDuration)+len("_bucket{"):])
+	b = append(b, p.les[0]...)
+	for _, le := range p.les[1:] {
+		b = append(b, MetricDuration+"_bucket{"...)
+		b = append(b, lbl...)
+		b = append(b, le...)
 	}
-	b = append(b, '\n')
-	p.w.Write(b)
-	p.buf = b
+	for _, suffix := range []string{"_sum{", "_count{"} {
+		b = append(b, MetricDuration...)
+		b = append(b, suffix...)
+		b = append(b, lbl...)
+		b = append(b, '}', ' ')
+	}
+	p.labels = b
+	return string(b)
 }
 
-func (p *promWriter) batch(b *Batch) error {
-	var num [32]byte
-	for _, s := range b.Requests {
-		if s.labels == "" {
-			s.labels = promLabels("job", b.Job, "method", s.Method, "path", s.Path, "status", s.Status)
-		}
-		p.sample(MetricRequests, "", s.labels, "", strconv.AppendUint(num[:0], s.Requests, 10), b.Time)
+// setBounds makes p.les and p.histFixed on first use.
+func (p *promFormatter) setBounds(bounds []float64) {
+	if p.les != nil {
+		return
 	}
-	for _, h := range b.Durations {
-		if h.labels == "" {
-			h.labels = promLabels("job", b.Job, "method", h.Method, "path", h.Path)
+	for _, ub := range bounds {
+		p.les = append(p.les, `,le="`+formatBound(ub)+`"} `)
+	}
+	p.les = append(p.les, `,le="+Inf"} `)
+	p.histFixed = len(MetricDuration+"_sum{} ") + len(MetricDuration+"_count{} ")
+	for _, le := range p.les {
+		p.histFixed += len(MetricDuration+"_bucket{") + len(le)
+	}
+}
+
+func (p *promFormatter) prepare(s *snapshot) {
+	p.setBounds(s.bounds)
+	for i := range s.reqs {
+		r := &s.reqs[i]
+		// The labels only: the requests and the bytes lines share them.
+		r.text = cacheText(&p.reqs, &p.size, r.id, func() string {
+			return p.head("", "job", s.job, "method", r.method, "path", r.path, "status", r.status)
+		})
+	}
+	for i := range s.hists {
+		h := &s.hists[i]
+		h.text = cacheText(&p.hists, &p.size, h.id, func() string { return p.histHeads(s.job, h) })
+	}
+	for i := range s.refs {
+		r := &s.refs[i]
+		r.text = cacheText(&p.refs, &p.size, r.id, func() string {
+			return p.head(MetricReferer, "job", s.job, "path", r.path, "referer_host", r.host)
+		})
+	}
+	if p.jobText[0] == "" {
+		p.jobText = [2]string{p.head(MetricInvalid, "job", s.job), p.head(MetricCapped, "job", s.job)}
+	}
+	s.jobText = p.jobText
+}
+
+// valueTs returns the text of v followed by p.ts, valid until the next call.
+func (p *promFormatter) valueTs(v uint64) []byte {
+	p.vts = appendUint(p.vts[:0], v)
+	p.vts = append(p.vts, p.ts...)
+	return p.vts
+}
+
+func (p *promFormatter) format(dst []byte, s *snapshot) []byte {
+	p.setBounds(s.bounds)
+	p.ts = p.ts[:0]
+	if s.time != 0 {
+		p.ts = append(p.ts, ' ')
+		p.ts = strconv.AppendInt(p.ts, s.time*1000, 10)
+	}
+	p.ts = append(p.ts, '\n')
+	p.zts = append(append(p.zts[:0], '0'), p.ts...)
+	for i := range s.reqs {
+		if s.sections&secReqs == 0 {
+			break
 		}
-		if p.les == nil {
-			for _, ub := range b.BucketBounds {
-				p.les = append(p.les, `,le="`+formatBound(ub)+`"`)
-			}
-			p.les = append(p.les, `,le="+Inf"`)
-		}
+		r := &s.reqs[i]
+		dst = append(dst, MetricRequests...)
+		dst = append(dst, r.text...)
+		dst = appendUint(dst, r.requests)
+		dst = append(dst, p.ts...)
+	}
+	nb := len(s.bounds) + 1
+	for i := range s.hists {
+		h := &s.hists[i]
+		heads := h.text
+		// The length of the labels, from that of the fixed parts.
+		lbl := (len(heads) - p.histFixed) / (nb + 2)
+		// Cumulative counts repeat (every bucket above the longest
+		// duration holds the total): their text is made once.
 		var cum uint64
-		for i, n := range h.Buckets {
-			cum += n
-			p.sample(MetricDuration, "_bucket", h.labels, p.les[i], strconv.AppendUint(num[:0], cum, 10), b.Time)
+		vts := p.zts
+		start := 0
+		for j, n := range s.counts[i*nb : (i+1)*nb] {
+			if n != 0 {
+				cum += n
+				vts = p.valueTs(cum)
+			}
+			end := start + len(MetricDuration+"_bucket{") + lbl + len(p.les[j])
+			dst = append(dst, heads[start:end]...)
+			dst = append(dst, vts...)
+			start = end
 		}
-		p.sample(MetricDuration, "_sum", h.labels, "", appendSeconds(num[:0], h.SumMicros), b.Time)
-		p.sample(MetricDuration, "_count", h.labels, "", strconv.AppendUint(num[:0], h.Count, 10), b.Time)
+		end := start + len(MetricDuration+"_sum{} ") + lbl
+		dst = append(dst, heads[start:end]...)
+		dst = appendSeconds(dst, h.sum)
+		dst = append(dst, p.ts...)
+		dst = append(dst, heads[end:]...)
+		if h.count != cum {
+			vts = p.valueTs(h.count)
+		}
+		dst = append(dst, vts...)
 	}
-	for _, s := range b.Requests {
-		if s.BytesDelta() > 0 || s.prevRequests == 0 {
-			p.sample(MetricBytes, "", s.labels, "", strconv.AppendUint(num[:0], s.Bytes, 10), b.Time)
+	for i := range s.reqs {
+		if r := &s.reqs[i]; s.sections&secBytes != 0 && r.bytesChanged() {
+			dst = append(dst, MetricBytes...)
+			dst = append(dst, r.text...)
+			dst = appendUint(dst, r.bytes)
+			dst = append(dst, p.ts...)
 		}
 	}
-	for _, s := range b.Referers {
-		if s.labels == "" {
-			s.labels = promLabels("job", b.Job, "path", s.Path, "referer_host", s.Host)
-		}
-		p.sample(MetricReferer, "", s.labels, "", strconv.AppendUint(num[:0], s.Requests, 10), b.Time)
+	for i := range s.refs {
+		r := &s.refs[i]
+		dst = append(dst, r.text...)
+		dst = append(dst, p.valueTs(r.requests)...)
 	}
-	job := ""
-	if b.InvalidDelta > 0 || b.CappedDelta > 0 {
-		job = promLabels("job", b.Job)
+	if s.sections&secJob == 0 {
+		return dst
 	}
-	if b.InvalidDelta > 0 {
-		p.sample(MetricInvalid, "", job, "", strconv.AppendUint(num[:0], b.Invalid, 10), b.Time)
+	if s.invalidDelta > 0 {
+		dst = append(dst, s.jobText[0]...)
+		dst = append(dst, p.valueTs(s.invalid)...)
 	}
-	if b.CappedDelta > 0 {
-		p.sample(MetricCapped, "", job, "", strconv.AppendUint(num[:0], b.Capped, 10), b.Time)
+	if s.cappedDelta > 0 {
+		dst = append(dst, s.jobText[1]...)
+		dst = append(dst, p.valueTs(s.capped)...)
 	}
-	return nil
+	return dst
 }
 
-// appendSeconds appends microseconds as seconds: 5000 → "0.005".
+// appendSeconds appends microseconds as seconds: 5000 → "0.005". It
+// writes what strconv.AppendFloat(float64(us)/1e6, 'f', -1, 64) does:
+// below 10^15 µs the shortest decimal that reads back as that float is the
+// exact quotient, whose digits need no float formatting.
 func appendSeconds(b []byte, us int64) []byte {
-	return strconv.AppendFloat(b, float64(us)/1e6, 'f', -1, 64)
+	if us < 0 || us >= 1e15 {
+		return strconv.AppendFloat(b, float64(us)/1e6, 'f', -1, 64)
+	}
+	b = appendUint(b, uint64(us/1e6))
+	frac := us % 1e6
+	if frac == 0 {
+		return b
+	}
+	var d [7]byte
+	d[0] = '.'
+	for i := 6; i >= 1; i-- {
+		d[i] = byte('0' + frac%10)
+		frac /= 10
+	}
+	n := 7
+	for d[n-1] == '0' {
+		n--
+	}
+	return append(b, d[:n]...)
 }
 
-// tsdbWriter writes the seed's OpenTSDB lines (without "put"): per second,
-// the deltas of that second.
+// tsdbFormatter writes the seed's OpenTSDB lines (without "put"): per
+// second, the deltas of that second.
 //
 //	nginx.log.status <ts> <requests> req_path=<path> http_status=<status>
 //	nginx.log.bytes <ts> <bytes> req_path=<path> http_status=<status>
@@ -166,26 +451,42 @@ func appendSeconds(b []byte, us int64) []byte {
 //	nginx.log.referer <ts> <requests> req_path=<path> referer_host=<host>
 //	nginx.log.invalid <ts> <lines> job=<job>
 //	nginx.log.capped <ts> <lines> job=<job>
-type tsdbWriter struct {
-	w      *bufio.Writer
-	now    func() time.Time
-	buf    []byte
-	groups map[uint64]int    // (path, status) or path → index in acc
-	acc    []tsdbAcc         // reused each second
-	tags   map[string]string // label value → tag value
+//
+// Requests and bytes add up per (path, status) group, durations per path.
+type tsdbFormatter struct {
+	now func() time.Time
+	// Kept by prepare.
+	tags     map[string]string // label value → tag value
+	groupIDs map[uint64]int32  // (path id, status) → group
+	groupOf  []int32           // by request series id: group+1
+	groupTag []string          // by group: " req_path=… http_status=…\n"
+	size     int
+	pathTag  []string // by path id: " req_path=…\n"
+	refTag   []string // by referer series id: " req_path=… referer_host=…\n"
+	jobTag   string   // " job=…\n"
+	// Per snapshot: the stamp of the snapshot a group or path was last
+	// added up in, and its place in acc.
+	stamp     uint64
+	groupSeen []uint64
+	groupAcc  []int32
+	pathSeen  []uint64
+	pathAcc   []int32
+	acc       []tsdbAcc
+	head      []byte
+	buf       []byte
 }
 
 type tsdbAcc struct {
-	path, status string
-	n, bytes     uint64
-	sum          int64
+	tag      string
+	n, bytes uint64
+	sum      int64
 }
 
-func (t *tsdbWriter) header(bool) error { return nil }
+func (t *tsdbFormatter) header(dst []byte, _ bool) []byte { return dst }
 
 // tag returns v as an OpenTSDB tag value: characters other than letters,
 // digits and - _ . / become _, so /article/{id} is /article/_id_.
-func (t *tsdbWriter) tag(v string) string {
+func (t *tsdbFormatter) tag(v string) string {
 	if s, ok := t.tags[v]; ok {
 		return s
 	}
@@ -214,90 +515,171 @@ func isLetter(r rune) bool {
 	return r >= 0xAC00 && r <= 0xD7A3 || r >= 0x3040 && r <= 0x30FF || r >= 0x4E00 && r <= 0x9FFF || r >= 0xC0 && r <= 0x24F
 }
 
-func (t *tsdbWriter) line(metric string, ts int64, v []byte, tags ...string) {
-	b := append(t.buf[:0], metric...)
-	b = append(b, ' ')
-	b = strconv.AppendInt(b, ts, 10)
-	b = append(b, ' ')
-	b = append(b, v...)
-	for i := 0; i < len(tags); i += 2 {
+// tagText returns " k1=tag(v1) k2=tag(v2)…\n".
+func (t *tsdbFormatter) tagText(pairs ...string) string {
+	b := t.buf[:0]
+	for i := 0; i < len(pairs); i += 2 {
 		b = append(b, ' ')
-		b = append(b, tags[i]...)
+		b = append(b, pairs[i]...)
 		b = append(b, '=')
-		b = append(b, t.tag(tags[i+1])...)
+		b = append(b, t.tag(pairs[i+1])...)
 	}
 	b = append(b, '\n')
-	t.w.Write(b)
 	t.buf = b
+	return string(b)
 }
 
-func (t *tsdbWriter) batch(b *Batch) error {
-	ts := b.Time
+// tsdbLine appends `<head><v><tags>`; head is "metric ts ".
+func tsdbLine(dst, head, v []byte, tags string) []byte {
+	dst = append(dst, head...)
+	dst = append(dst, v...)
+	return append(dst, tags...)
+}
+
+// setHead sets t.head to "metric ts ".
+func (t *tsdbFormatter) setHead(metric string, ts int64) []byte {
+	t.head = append(t.head[:0], metric...)
+	t.head = append(t.head, ' ')
+	t.head = strconv.AppendInt(t.head, ts, 10)
+	t.head = append(t.head, ' ')
+	return t.head
+}
+
+// group returns the (path, status) group of request series r, making it
+// on first sight.
+func (t *tsdbFormatter) group(r *snapReq) int32 {
+	if int(r.id) < len(t.groupOf) && t.groupOf[r.id] != 0 {
+		return t.groupOf[r.id] - 1
+	}
+	key := uint64(r.pathID)<<10 | uint64(r.code)
+	g, ok := t.groupIDs[key]
+	if !ok {
+		g = int32(len(t.groupTag))
+		t.groupIDs[key] = g
+		t.groupTag = append(t.groupTag, t.tagText("req_path", r.path, "http_status", r.status))
+	}
+	for int(r.id) >= len(t.groupOf) {
+		t.groupOf = append(t.groupOf, 0)
+	}
+	t.groupOf[r.id] = g + 1
+	return g
+}
+
+func (t *tsdbFormatter) prepare(s *snapshot) {
+	if s.time == 0 {
+		s.now = t.now().Unix()
+	}
+	for i := range s.reqs {
+		r := &s.reqs[i]
+		r.group = t.group(r)
+		r.text = t.groupTag[r.group]
+	}
+	for i := range s.hists {
+		h := &s.hists[i]
+		h.text = cacheText(&t.pathTag, &t.size, h.pathID, func() string { return t.tagText("req_path", h.path) })
+	}
+	for i := range s.refs {
+		r := &s.refs[i]
+		r.text = cacheText(&t.refTag, &t.size, r.id, func() string { return t.tagText("req_path", r.path, "referer_host", r.host) })
+	}
+	if t.jobTag == "" && (s.invalidDelta > 0 || s.cappedDelta > 0) {
+		t.jobTag = t.tagText("job", s.job)
+	}
+	s.jobText[0] = t.jobTag
+}
+
+// grow makes sure seen and acc hold index i.
+func grow(seen *[]uint64, acc *[]int32, i int32) {
+	for int(i) >= len(*seen) {
+		*seen = append(*seen, 0)
+		*acc = append(*acc, 0)
+	}
+}
+
+func (t *tsdbFormatter) format(dst []byte, s *snapshot) []byte {
+	ts := s.time
 	if ts == 0 {
-		ts = t.now().Unix()
+		ts = s.now
 	}
 	var num [32]byte
-	clear(t.groups)
+	t.stamp++
 	t.acc = t.acc[:0]
-	for _, s := range b.Requests {
-		key := uint64(s.pathID)<<10 | uint64(s.code)
-		i, ok := t.groups[key]
-		if !ok {
-			i = len(t.acc)
-			t.groups[key] = i
-			t.acc = append(t.acc, tsdbAcc{path: s.Path, status: s.Status})
+	for i := range s.reqs {
+		r := &s.reqs[i]
+		g := r.group
+		grow(&t.groupSeen, &t.groupAcc, g)
+		if t.groupSeen[g] != t.stamp {
+			t.groupSeen[g] = t.stamp
+			t.groupAcc[g] = int32(len(t.acc))
+			t.acc = append(t.acc, tsdbAcc{tag: r.text})
 		}
-		t.acc[i].n += s.RequestsDelta()
-		t.acc[i].bytes += s.BytesDelta()
+		a := &t.acc[t.groupAcc[g]]
+		a.n += r.requests - r.prevRequests
+		a.bytes += r.bytes - r.prevBytes
 	}
+	head := t.setHead("nginx.log.status", ts)
 	for _, g := range t.acc {
-		t.line("nginx.log.status", ts, strconv.AppendUint(num[:0], g.n, 10), "req_path", g.path, "http_status", g.status)
+		dst = tsdbLine(dst, head, appendUint(num[:0], g.n), g.tag)
 	}
+	head = t.setHead("nginx.log.bytes", ts)
 	for _, g := range t.acc {
-		t.line("nginx.log.bytes", ts, strconv.AppendUint(num[:0], g.bytes, 10), "req_path", g.path, "http_status", g.status)
+		dst = tsdbLine(dst, head, appendUint(num[:0], g.bytes), g.tag)
 	}
-	clear(t.groups)
+	t.stamp++
 	t.acc = t.acc[:0]
-	for _, h := range b.Durations {
-		key := uint64(h.pathID)
-		i, ok := t.groups[key]
-		if !ok {
-			i = len(t.acc)
-			t.groups[key] = i
-			t.acc = append(t.acc, tsdbAcc{path: h.Path})
+	for i := range s.hists {
+		h := &s.hists[i]
+		grow(&t.pathSeen, &t.pathAcc, h.pathID)
+		if t.pathSeen[h.pathID] != t.stamp {
+			t.pathSeen[h.pathID] = t.stamp
+			t.pathAcc[h.pathID] = int32(len(t.acc))
+			t.acc = append(t.acc, tsdbAcc{tag: h.text})
 		}
-		t.acc[i].n += h.CountDelta()
-		t.acc[i].sum += h.SumMicrosDelta()
+		a := &t.acc[t.pathAcc[h.pathID]]
+		a.n += h.count - h.prevCount
+		a.sum += h.sum - h.prevSum
 	}
+	head = t.setHead("nginx.log.elapsed.time", ts)
 	for _, g := range t.acc {
 		if g.n > 0 {
 			mean := int64(math.Round(float64(g.sum) / float64(g.n)))
-			t.line("nginx.log.elapsed.time", ts, appendSeconds(num[:0], mean), "req_path", g.path)
+			dst = tsdbLine(dst, head, appendSeconds(num[:0], mean), g.tag)
 		}
 	}
-	for _, s := range b.Referers {
-		t.line("nginx.log.referer", ts, strconv.AppendUint(num[:0], s.RequestsDelta(), 10), "req_path", s.Path, "referer_host", s.Host)
+	if len(s.refs) > 0 {
+		head = t.setHead("nginx.log.referer", ts)
+		for i := range s.refs {
+			r := &s.refs[i]
+			dst = tsdbLine(dst, head, appendUint(num[:0], r.requests-r.prevRequests), r.text)
+		}
 	}
-	if b.InvalidDelta > 0 {
-		t.line("nginx.log.invalid", ts, strconv.AppendUint(num[:0], b.InvalidDelta, 10), "job", b.Job)
+	if s.invalidDelta > 0 {
+		dst = tsdbLine(dst, t.setHead("nginx.log.invalid", ts), appendUint(num[:0], s.invalidDelta), s.jobText[0])
 	}
-	if b.CappedDelta > 0 {
-		t.line("nginx.log.capped", ts, strconv.AppendUint(num[:0], b.CappedDelta, 10), "job", b.Job)
+	if s.cappedDelta > 0 {
+		dst = tsdbLine(dst, t.setHead("nginx.log.capped", ts), appendUint(num[:0], s.cappedDelta), s.jobText[0])
 	}
-	return nil
+	return dst
 }
 
-// jsonWriter writes one JSON object per changed series and second, with
-// cumulative values:
+// jsonFormatter writes one JSON object per changed series and second,
+// with cumulative values:
 //
 //	{"ts":1633873130,"metric":"http_requests_total","labels":{"job":"access",…},"value":42}
 //	{"ts":1633873130,"metric":"http_request_duration_seconds","labels":{…},"count":3,"sum":0.015,"buckets":{"0.005":1,…,"+Inf":3}}
-type jsonWriter struct {
-	w   *bufio.Writer
-	buf []byte
+type jsonFormatter struct {
+	// Kept by prepare, by series id.
+	size  int
+	reqs  []string  // by series id: `","labels":{…},"value":`, after the requests or bytes name
+	hists []string  // `http_request_duration_seconds","labels":{…},"count":`
+	refs  []string  // `http_requests_by_referer_total","labels":{…},"value":`
+	jobs  [2]string // the middles of MetricInvalid and MetricCapped
+	keys  []string  // `,"sum":` then `,"buckets":{"0.005":` … `,"+Inf":`
+	ts    []byte    // `{"ts":1633873130,"metric":"`
+	buf   []byte
 }
 
-func (j *jsonWriter) header(bool) error { return nil }
+func (j *jsonFormatter) header(dst []byte, _ bool) []byte { return dst }
 
 // appendJSONString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
 func appendJSONString(b []byte, s string) []byte {
@@ -328,8 +710,10 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func jsonLabels(pairs ...string) string {
-	b := []byte{'{'}
+// mid returns `metric","labels":{…}` + after; metric may be empty.
+func (j *jsonFormatter) mid(metric, after string, pairs ...string) string {
+	b := append(j.buf[:0], metric...)
+	b = append(b, `","labels":{`...)
 	for i := 0; i < len(pairs); i += 2 {
 		if i > 0 {
 			b = append(b, ',')
@@ -338,83 +722,145 @@ func jsonLabels(pairs ...string) string {
 		b = append(b, ':')
 		b = appendJSONString(b, pairs[i+1])
 	}
-	return string(append(b, '}'))
-}
-
-func (j *jsonWriter) start(ts int64, metric, labels string) []byte {
-	b := append(j.buf[:0], `{"ts":`...)
-	if ts == 0 {
-		b = append(b, "null"...)
-	} else {
-		b = strconv.AppendInt(b, ts, 10)
-	}
-	b = append(b, `,"metric":"`...)
-	b = append(b, metric...)
-	b = append(b, `","labels":`...)
-	return append(b, labels...)
-}
-
-func (j *jsonWriter) value(ts int64, metric, labels string, v uint64) {
-	b := j.start(ts, metric, labels)
-	b = append(b, `,"value":`...)
-	b = strconv.AppendUint(b, v, 10)
-	b = append(b, '}', '\n')
-	j.w.Write(b)
+	b = append(b, '}')
+	b = append(b, after...)
 	j.buf = b
+	return string(b)
 }
 
-func (j *jsonWriter) batch(b *Batch) error {
-	for _, s := range b.Requests {
-		if s.labels == "" {
-			s.labels = jsonLabels("job", b.Job, "method", s.Method, "path", s.Path, "status", s.Status)
-		}
-		j.value(b.Time, MetricRequests, s.labels, s.Requests)
-	}
-	for _, h := range b.Durations {
-		if h.labels == "" {
-			h.labels = jsonLabels("job", b.Job, "method", h.Method, "path", h.Path)
-		}
-		out := j.start(b.Time, MetricDuration, h.labels)
-		out = append(out, `,"count":`...)
-		out = strconv.AppendUint(out, h.Count, 10)
-		out = append(out, `,"sum":`...)
-		out = appendSeconds(out, h.SumMicros)
-		out = append(out, `,"buckets":{`...)
-		var cum uint64
-		for i, n := range h.Buckets {
-			cum += n
-			if i > 0 {
-				out = append(out, ',')
-			}
-			out = append(out, '"')
-			if i < len(b.BucketBounds) {
-				out = strconv.AppendFloat(out, b.BucketBounds[i], 'g', -1, 64)
-			} else {
-				out = append(out, "+Inf"...)
-			}
-			out = append(out, '"', ':')
-			out = strconv.AppendUint(out, cum, 10)
-		}
-		out = append(out, '}', '}', '\n')
-		j.w.Write(out)
-		j.buf = out
-	}
-	for _, s := range b.Requests {
-		if s.BytesDelta() > 0 || s.prevRequests == 0 {
-			j.value(b.Time, MetricBytes, s.labels, s.Bytes)
-		}
-	}
-	for _, s := range b.Referers {
-		if s.labels == "" {
-			s.labels = jsonLabels("job", b.Job, "path", s.Path, "referer_host", s.Host)
-		}
-		j.value(b.Time, MetricReferer, s.labels, s.Requests)
-	}
-	if b.InvalidDelta > 0 {
-		j.value(b.Time, MetricInvalid, jsonLabels("job", b.Job), b.Invalid)
-	}
-	if b.CappedDelta > 0 {
-		j.value(b.Time, MetricCapped, jsonLabels("job", b.Job), b.Capped)
-	}
-	return nil
+// value appends an object whose middle is metric and mid and whose value
+// is v.
+func (j *jsonFormatter) value(dst []byte, metric, mid string, v uint64) []byte {
+	dst = append(dst, j.ts...)
+	dst = append(dst, metric...)
+	dst = append(dst, mid...)
+	dst = appendUint(dst, v)
+	return append(dst, '}', '\n')
 }
+
+func (j *jsonFormatter) prepare(s *snapshot) {
+	for i := range s.reqs {
+		r := &s.reqs[i]
+		r.text = cacheText(&j.reqs, &j.size, r.id, func() string {
+			return j.mid("", `,"value":`, "job", s.job, "method", r.method, "path", r.path, "status", r.status)
+		})
+	}
+	for i := range s.hists {
+		h := &s.hists[i]
+		h.text = cacheText(&j.hists, &j.size, h.id, func() string {
+			return j.mid(MetricDuration, `,"count":`, "job", s.job, "method", h.method, "path", h.path)
+		})
+	}
+	for i := range s.refs {
+		r := &s.refs[i]
+		r.text = cacheText(&j.refs, &j.size, r.id, func() string {
+			return j.mid(MetricReferer, `,"value":`, "job", s.job, "path", r.path, "referer_host", r.host)
+		})
+	}
+	if j.jobs[0] == "" {
+		j.jobs = [2]string{j.mid(MetricInvalid, `,"value":`, "job", s.job), j.mid(MetricCapped, `,"value":`, "job", s.job)}
+	}
+	s.jobText = j.jobs
+}
+
+func (j *jsonFormatter) format(dst []byte, s *snapshot) []byte {
+	if j.keys == nil {
+		j.keys = append(j.keys, `,"sum":`)
+		for i, ub := range s.bounds {
+			k := `,"`
+			if i == 0 {
+				k = `,"buckets":{"`
+			}
+			j.keys = append(j.keys, k+strconv.FormatFloat(ub, 'g', -1, 64)+`":`)
+		}
+		if len(s.bounds) == 0 {
+			j.keys = append(j.keys, `,"buckets":{"+Inf":`)
+		} else {
+			j.keys = append(j.keys, `,"+Inf":`)
+		}
+	}
+	j.ts = append(j.ts[:0], `{"ts":`...)
+	if s.time == 0 {
+		j.ts = append(j.ts, "null"...)
+	} else {
+		j.ts = strconv.AppendInt(j.ts, s.time, 10)
+	}
+	j.ts = append(j.ts, `,"metric":"`...)
+	for i := range s.reqs {
+		if s.sections&secReqs == 0 {
+			break
+		}
+		r := &s.reqs[i]
+		dst = j.value(dst, MetricRequests, r.text, r.requests)
+	}
+	nb := len(s.bounds) + 1
+	for i := range s.hists {
+		h := &s.hists[i]
+		dst = append(dst, j.ts...)
+		dst = append(dst, h.text...)
+		dst = appendUint(dst, h.count)
+		dst = append(dst, j.keys[0]...)
+		dst = appendSeconds(dst, h.sum)
+		var cum uint64
+		for k, n := range s.counts[i*nb : (i+1)*nb] {
+			cum += n
+			dst = append(dst, j.keys[k+1]...)
+			dst = appendUint(dst, cum)
+		}
+		dst = append(dst, '}', '}', '\n')
+	}
+	for i := range s.reqs {
+		if r := &s.reqs[i]; s.sections&secBytes != 0 && r.bytesChanged() {
+			dst = j.value(dst, MetricBytes, r.text, r.bytes)
+		}
+	}
+	for i := range s.refs {
+		r := &s.refs[i]
+		dst = j.value(dst, "", r.text, r.requests)
+	}
+	if s.sections&secJob == 0 {
+		return dst
+	}
+	if s.invalidDelta > 0 {
+		dst = j.value(dst, "", s.jobText[0], s.invalid)
+	}
+	if s.cappedDelta > 0 {
+		dst = j.value(dst, "", s.jobText[1], s.capped)
+	}
+	return dst
+}
+
+// appendUint appends the decimal digits of v, as strconv.AppendUint does
+// but straight into b, two digits at a time.
+func appendUint(b []byte, v uint64) []byte {
+	if v < 10 {
+		return append(b, byte('0'+v))
+	}
+	n := bits.Len64(v)*1233>>12 + 1 // digits, or one more
+	if v < pow10[n-1] {
+		n--
+	}
+	l := len(b)
+	b = slices.Grow(b, n)[:l+n]
+	i := l + n
+	for v >= 100 {
+		q := v / 100
+		r := v - q*100
+		i -= 2
+		b[i], b[i+1] = digitPairs[2*r], digitPairs[2*r+1]
+		v = q
+	}
+	if v >= 10 {
+		b[i-2], b[i-1] = digitPairs[2*v], digitPairs[2*v+1]
+	} else {
+		b[i-1] = byte('0' + v)
+	}
+	return b
+}
+
+var pow10 = [20]uint64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+	1e16, 1e17, 1e18, 1e19}
+
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"

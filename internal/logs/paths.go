@@ -92,8 +92,8 @@ func ReadRules(r io.Reader, name string) ([]Rule, error) {
 
 // Limits of the path machinery: they keep memory flat whatever the URLs.
 const (
-	cacheEntries  = 8192      // raw paths remembered with their template
-	cacheArena    = 512 << 10 // bytes of raw paths remembered
+	cacheEntries  = 16384     // raw paths remembered with their template, per generation
+	cacheArena    = 768 << 10 // bytes of raw paths remembered, per generation
 	cacheMaxKey   = 256       // longer raw paths are templated every time
 	maxTemplate   = 512       // longer templates count as Other
 	exactDistinct = 4096      // raw paths counted exactly, then estimated
@@ -114,13 +114,21 @@ type paths struct {
 	cache   rawCache
 	scratch []byte
 	seen    distinct
+	// byHash finds the id of a template from its templateHash, for
+	// templates made outside (internHashed): slots hold id+1, 0 when free.
+	byHash []int32
 }
 
+// templateSeed seeds templateHash: the same for every Aggregator of the
+// process, so that the pipeline's workers hash templates for the
+// Aggregator.
+var templateSeed = maphash.MakeSeed()
+
+func templateHash(t []byte) uint64 { return maphash.Bytes(templateSeed, t) }
+
 func newPaths(rules []Rule, auto bool, max int) *paths {
-	p := &paths{rules: rules, auto: auto, max: max, ids: map[string]int32{}, other: -1,
+	return &paths{rules: rules, auto: auto, max: max, ids: map[string]int32{}, other: -1,
 		scratch: make([]byte, 0, 1024)}
-	p.cache.init()
-	return p
 }
 
 // id returns the template id of a request target and whether the cap
@@ -129,6 +137,9 @@ func (p *paths) id(target []byte) (int32, bool) {
 	raw := cleanPath(target)
 	if len(raw) == 0 {
 		return p.otherID(), false
+	}
+	if p.cache.cur.slots == nil {
+		p.cache.init() // on first use: the pipeline of logs parse may template paths itself
 	}
 	h, v, ok := p.cache.get(raw)
 	if ok {
@@ -162,7 +173,42 @@ func (p *paths) add(name string) int32 {
 	id := int32(len(p.names))
 	p.ids[name] = id
 	p.names = append(p.names, name)
+	if 2*len(p.ids) > len(p.byHash) {
+		n := 64
+		for n < 4*len(p.ids) {
+			n *= 2
+		}
+		p.byHash = make([]int32, n)
+		for name, id := range p.ids {
+			p.index(name, id)
+		}
+	} else {
+		p.index(name, id)
+	}
 	return id
+}
+
+// index puts template name, whose id is id, in byHash.
+func (p *paths) index(name string, id int32) {
+	mask := uint64(len(p.byHash) - 1)
+	i := maphash.String(templateSeed, name) & mask
+	for p.byHash[i] != 0 {
+		i = (i + 1) & mask
+	}
+	p.byHash[i] = id + 1
+}
+
+// internHashed is intern of a template whose templateHash is h.
+func (p *paths) internHashed(tmpl []byte, h uint64) int32 {
+	if len(p.byHash) > 0 {
+		mask := uint64(len(p.byHash) - 1)
+		for i := h & mask; p.byHash[i] != 0; i = (i + 1) & mask {
+			if id := p.byHash[i] - 1; p.names[id] == string(tmpl) {
+				return id
+			}
+		}
+	}
+	return p.intern(tmpl)
 }
 
 func (p *paths) otherID() int32 {
@@ -188,11 +234,11 @@ func (p *paths) templates() int { return len(p.names) }
 // cleanPath returns the path of a request target: the query string and
 // fragment dropped, the scheme and host of an absolute URL dropped.
 func cleanPath(t []byte) []byte {
-	for i, c := range t {
-		if c == '?' || c == '#' {
-			t = t[:i]
-			break
-		}
+	if i := bytes.IndexByte(t, '?'); i >= 0 {
+		t = t[:i]
+	}
+	if i := bytes.IndexByte(t, '#'); i >= 0 {
+		t = t[:i]
 	}
 	if len(t) > 0 && t[0] != '/' {
 		if i := bytes.Index(t, []byte("://")); i > 0 {
@@ -227,18 +273,38 @@ func (p *paths) template(dst, raw []byte) []byte {
 // {slug} words ending in a number (storm-hits-tokyo-123456), and in file
 // names like app.3f2a9c1b.js or 12345.jpg the hashed or numbered part.
 func collapse(dst, raw []byte) []byte {
-	for len(raw) > 0 {
-		if raw[0] == '/' {
+	for i := 0; i < len(raw); {
+		if raw[i] == '/' {
 			dst = append(dst, '/')
-			raw = raw[1:]
+			i++
 			continue
 		}
-		end := bytes.IndexByte(raw, '/')
-		if end < 0 {
-			end = len(raw)
+		// One pass over the segment counts its kinds of characters, a
+		// byte per kind in one word (a segment of 256 bytes or more is
+		// counted again, wider).
+		var acc uint64
+		start := i
+		for ; i < len(raw) && raw[i] != '/'; i++ {
+			acc += charCount[raw[i]]
 		}
-		dst = segment(dst, raw[:end])
-		raw = raw[end:]
+		seg := raw[start:i]
+		var in segInfo
+		if len(seg) < 256 {
+			in = segInfo{digits: int(acc >> (8 * ccDigit) & 0xff), upper: int(acc >> (8 * ccUpper) & 0xff),
+				lower: int(acc >> (8 * ccLower) & 0xff), dash: int(acc >> (8 * ccDash) & 0xff),
+				under: int(acc >> (8 * ccUnder) & 0xff), other: int(acc >> (8 * ccOther) & 0xff),
+				hexOnly: acc>>(8*ccNotHex) == 0}
+		} else {
+			in = scanSeg(seg)
+		}
+		dots := in.other > 0 && bytes.IndexByte(seg, '.') >= 0
+		if ph := classifyInfo(seg, in); ph != "" {
+			dst = append(dst, ph...)
+		} else if !dots {
+			dst = append(dst, seg...)
+		} else {
+			dst = fileName(dst, seg)
+		}
 	}
 	return dst
 }
@@ -250,9 +316,21 @@ func segment(dst, seg []byte) []byte {
 	if bytes.IndexByte(seg, '.') < 0 {
 		return append(dst, seg...)
 	}
+	return fileName(dst, seg)
+}
+
+// fileName appends a segment with a dot that is no placeholder as a
+// whole, with its hashed or numbered parts replaced.
+func fileName(dst, seg []byte) []byte {
 	// A file name: name.hash.ext, 12345.jpg, app-3f2a9c1b.css.
 	last := bytes.LastIndexByte(seg, '.')
-	for i, part := range bytes.Split(seg[:last], []byte{'.'}) {
+	name := seg[:last]
+	for i := 0; ; i++ {
+		part := name
+		dot := bytes.IndexByte(name, '.')
+		if dot >= 0 {
+			part, name = name[:dot], name[dot+1:]
+		}
 		if i > 0 {
 			dst = append(dst, '.')
 		}
@@ -274,6 +352,9 @@ func segment(dst, seg []byte) []byte {
 				dst = append(dst, part...)
 			}
 		}
+		if dot < 0 {
+			break
+		}
 	}
 	return append(dst, seg[last:]...)
 }
@@ -284,43 +365,89 @@ type segInfo struct {
 	hexOnly                                  bool
 }
 
-func scanSeg(s []byte) segInfo {
-	in := segInfo{hexOnly: true}
-	for _, c := range s {
-		switch {
-		case c >= '0' && c <= '9':
-			in.digits++
-		case c >= 'a' && c <= 'z':
-			in.lower++
-			if c > 'f' {
-				in.hexOnly = false
-			}
-		case c >= 'A' && c <= 'Z':
-			in.upper++
-			if c > 'F' {
-				in.hexOnly = false
-			}
-		case c == '-':
-			in.dash++
-			in.hexOnly = false
-		case c == '_':
-			in.under++
-			in.hexOnly = false
-		default:
-			in.other++
-			in.hexOnly = false
+// Character classes of scanSeg: the index of the count a byte adds to,
+// and whether it is a hex digit.
+const (
+	ccDigit = iota
+	ccUpper
+	ccLower
+	ccDash
+	ccUnder
+	ccOther
+	ccDot    // counts as other
+	ccSlash  // ends a segment
+	ccHex    = 8
+	ccNotHex = 7 // in charCount: the byte that counts non-hex characters
+)
+
+// charCount adds one to the byte of a character's class in a word of
+// counts (a dot to ccOther's, as classify counts it), and for a character
+// that is no hex digit to the ccNotHex byte.
+var charCount = func() (t [256]uint64) {
+	for c := range t {
+		k := charClass[c]
+		if k&7 == ccDot || k&7 == ccSlash {
+			t[c] = 1 << (8 * ccOther)
+		} else {
+			t[c] = 1 << (8 * (k & 7))
+		}
+		if k&ccHex == 0 {
+			t[c] += 1 << (8 * ccNotHex)
 		}
 	}
-	return in
+	return t
+}()
+
+var charClass = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= '0' && c <= '9':
+			t[c] = ccDigit | ccHex
+		case c >= 'a' && c <= 'z':
+			t[c] = ccLower
+		case c >= 'A' && c <= 'Z':
+			t[c] = ccUpper
+		case c == '-':
+			t[c] = ccDash
+		case c == '_':
+			t[c] = ccUnder
+		case c == '.':
+			t[c] = ccDot
+		case c == '/':
+			t[c] = ccSlash
+		default:
+			t[c] = ccOther
+		}
+		if c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' {
+			t[c] |= ccHex
+		}
+	}
+	return t
+}()
+
+func scanSeg(s []byte) segInfo {
+	var n [8]int
+	hex := uint8(ccHex)
+	for _, c := range s {
+		k := charClass[c]
+		n[k&7]++
+		hex &= k
+	}
+	return segInfo{digits: n[ccDigit], upper: n[ccUpper], lower: n[ccLower], dash: n[ccDash], under: n[ccUnder],
+		other: n[ccOther] + n[ccDot] + n[ccSlash], hexOnly: hex != 0}
 }
 
 // classify returns the placeholder for an ID-like segment, or "".
 func classify(s []byte) string {
-	n := len(s)
-	if n == 0 {
+	if len(s) == 0 {
 		return ""
 	}
-	in := scanSeg(s)
+	return classifyInfo(s, scanSeg(s))
+}
+
+// classifyInfo is classify with the counts of s done.
+func classifyInfo(s []byte, in segInfo) string {
+	n := len(s)
 	switch {
 	case in.digits == n:
 		return "{id}"
@@ -405,11 +532,18 @@ func isSlug(s []byte) bool {
 	return true
 }
 
-// rawCache remembers the template id of recent raw paths in a fixed-size
-// open-addressing table whose keys live in one arena; when either is full
-// it starts over. It never allocates after init.
+// rawCache remembers the template id of recent raw paths in two
+// generations of fixed-size open-addressing tables whose keys live in an
+// arena each. A path found in the old generation moves to the current
+// one; when the current one is full it becomes the old one and the old
+// one, cleared, the current: the paths in use stay, the rest go, and the
+// cache never allocates after init.
 type rawCache struct {
-	seed  maphash.Seed
+	seed     maphash.Seed
+	cur, old cacheGen
+}
+
+type cacheGen struct {
 	slots []cacheSlot
 	arena []byte
 	n     int
@@ -424,39 +558,57 @@ type cacheSlot struct {
 
 func (c *rawCache) init() {
 	c.seed = maphash.MakeSeed()
-	c.slots = make([]cacheSlot, 2*cacheEntries)
-	c.arena = make([]byte, 0, cacheArena)
+	for _, g := range []*cacheGen{&c.cur, &c.old} {
+		g.slots = make([]cacheSlot, 2*cacheEntries)
+		g.arena = make([]byte, 0, cacheArena)
+	}
 }
 
 // get returns the hash of k and, when k is cached, its value.
 func (c *rawCache) get(k []byte) (uint64, int32, bool) {
 	h := maphash.Bytes(c.seed, k)
-	mask := uint64(len(c.slots) - 1)
+	if v, ok := c.cur.get(h, k); ok {
+		return h, v, true
+	}
+	if c.old.n == 0 {
+		return h, 0, false
+	}
+	v, ok := c.old.get(h, k)
+	if ok {
+		c.put(h, k, v)
+	}
+	return h, v, ok
+}
+
+func (g *cacheGen) get(h uint64, k []byte) (int32, bool) {
+	mask := uint64(len(g.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
-		s := &c.slots[i]
+		s := &g.slots[i]
 		if !s.used {
-			return h, 0, false
+			return 0, false
 		}
-		if s.hash == h && int(s.n) == len(k) && string(c.arena[s.off:s.off+s.n]) == string(k) {
-			return h, s.val, true
+		if s.hash == h && int(s.n) == len(k) && string(g.arena[s.off:s.off+s.n]) == string(k) {
+			return s.val, true
 		}
 	}
 }
 
 // put caches k, whose hash is h, with value v.
 func (c *rawCache) put(h uint64, k []byte, v int32) {
-	if c.n >= cacheEntries || len(c.arena)+len(k) > cap(c.arena) {
-		clear(c.slots)
-		c.arena = c.arena[:0]
-		c.n = 0
+	g := &c.cur
+	if g.n >= cacheEntries || len(g.arena)+len(k) > cap(g.arena) {
+		c.cur, c.old = c.old, c.cur
+		clear(g.slots)
+		g.arena = g.arena[:0]
+		g.n = 0
 	}
-	mask := uint64(len(c.slots) - 1)
+	mask := uint64(len(g.slots) - 1)
 	i := h & mask
-	for c.slots[i].used {
+	for g.slots[i].used {
 		i = (i + 1) & mask
 	}
-	off := len(c.arena)
-	c.arena = append(c.arena, k...)
-	c.slots[i] = cacheSlot{hash: h, off: uint32(off), n: uint32(len(k)), val: v, used: true}
-	c.n++
+	off := len(g.arena)
+	g.arena = append(g.arena, k...)
+	g.slots[i] = cacheSlot{hash: h, off: uint32(off), n: uint32(len(k)), val: v, used: true}
+	g.n++
 }

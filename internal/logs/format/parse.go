@@ -121,7 +121,7 @@ func (p *Parser) Parse(line []byte, out *Fields) bool {
 	for i := range ops {
 		o := &ops[i]
 		if n := len(o.lit); n > 0 {
-			if pos+n > len(line) || line[pos] != o.lit[0] || n > 1 && string(line[pos+1:pos+n]) != string(o.lit[1:]) {
+			if pos+n > len(line) || !hasLit(line[pos:pos+n], o.lit) {
 				return p.fail(errLiteral, o.field, o.lit, line, pos, pos)
 			}
 			pos += n
@@ -147,7 +147,7 @@ func (p *Parser) Parse(line []byte, out *Fields) bool {
 				if j > pos && line[j-1] == '\\' && escaped(line, pos, j) {
 					continue
 				}
-				if len(d) > 1 && (j+len(d) > len(line) || line[j+1] != d[1] || len(d) > 2 && string(line[j+2:j+len(d)]) != string(d[2:])) {
+				if len(d) > 1 && (j+len(d) > len(line) || !hasLit(line[j+1:j+len(d)], d[1:])) {
 					continue
 				}
 				if o.list && listSeparator(line, pos, j) {
@@ -189,6 +189,20 @@ func (p *Parser) Parse(line []byte, out *Fields) bool {
 	}
 	if out.Duration < 0 {
 		out.Duration = upstream
+	}
+	return true
+}
+
+// hasLit reports whether b, of the same length as lit, equals it: a loop
+// for the short literals of formats, cheaper than a call to compare.
+func hasLit(b, lit []byte) bool {
+	if len(lit) > 8 {
+		return string(b) == string(lit)
+	}
+	for i, c := range lit {
+		if b[i] != c {
+			return false
+		}
 	}
 	return true
 }
