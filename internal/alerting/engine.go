@@ -75,11 +75,10 @@ const (
 //
 // Its life: New builds it without I/O; Start creates its SQL table, loads
 // the rule files (an error stops it) and evaluates each group every
-// interval; Reload reads the files again; Stop ends the evaluations and
-// lets queued notifications go out by ctx's deadline. Stop is safe after a
-// failed Start.
+// interval; Reload reads the files again and Configure takes a new
+// config; Stop ends the evaluations and lets queued notifications go out by
+// ctx's deadline. Stop is safe after a failed Start.
 type Engine struct {
-	cfg       Config
 	opts      Options
 	log       *slog.Logger
 	m         *metrics
@@ -87,7 +86,9 @@ type Engine struct {
 	queryLink func(string) string
 	notifier  *notifier
 
-	reloadMu sync.Mutex // serializes Start, Reload and Stop
+	reloadMu sync.Mutex // serializes Start, Reload, Configure and Stop; guards cfg and recv
+	cfg      Config
+	recv     []receiverSpec // the notifier's receivers and what each was built from
 
 	mu      sync.Mutex // guards mgr, cancel, runDone
 	mgr     *rules.Manager
@@ -105,12 +106,7 @@ func New(opts Options) (*Engine, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.Config.Interval <= 0 {
-		opts.Config.Interval = DefaultConfig().Interval
-	}
-	if opts.Config.RepeatInterval <= 0 {
-		opts.Config.RepeatInterval = DefaultConfig().RepeatInterval
-	}
+	opts.Config = opts.Config.withDefaults()
 	if opts.Client == nil {
 		opts.Client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
@@ -126,29 +122,82 @@ func New(opts Options) (*Engine, error) {
 		e.extURL = u
 	}
 	e.m = newMetrics(opts.Registerer, e.count)
-	var recv []*sender
-	for _, w := range opts.Config.Webhooks {
-		wh := &webhook{
-			cfg:         w,
-			post:        poster{client: opts.Client, url: w.URL, token: w.BearerToken, timeout: w.timeout(), backoff: retryBackoff},
-			externalURL: strings.TrimSuffix(opts.Config.ExternalURL, "/"),
-			repeat:      opts.Config.RepeatInterval.Std(),
-			m:           e.m,
-			log:         e.log,
-			groups:      map[string]*webhookGroup{},
-		}
-		recv = append(recv, newSender(w.receiver(), e.m, e.log, wh.handle))
-	}
-	if u := opts.Config.AlertmanagerURL; u != "" {
-		am := &alertmanager{
-			post: poster{client: opts.Client, url: alertmanagerURL(u), timeout: DefaultWebhookTimeout, backoff: retryBackoff},
-			m:    e.m,
-			log:  e.log,
-		}
-		recv = append(recv, newSender(alertmanagerReceiver, e.m, e.log, am.handle))
-	}
-	e.notifier = newNotifier(e.log, e.m, history{db: opts.SQL}, opts.Events, recv)
+	e.recv = e.receivers(opts.Config, nil)
+	e.notifier = newNotifier(e.log, e.m, history{db: opts.SQL}, opts.Events, senders(e.recv))
 	return e, nil
+}
+
+// withDefaults returns c with the defaults for the intervals left unset.
+func (c Config) withDefaults() Config {
+	if c.Interval <= 0 {
+		c.Interval = DefaultConfig().Interval
+	}
+	if c.RepeatInterval <= 0 {
+		c.RepeatInterval = DefaultConfig().RepeatInterval
+	}
+	return c
+}
+
+// receiverSpec is a receiver's sender with what it was built from, so
+// that a reload keeps the receivers it does not change.
+type receiverSpec struct {
+	webhook      WebhookConfig // zero for the Alertmanager
+	alertmanager string        // the Alertmanager's base URL; "" for a webhook
+	repeat       time.Duration
+	s            *sender
+}
+
+// receivers returns the receivers of cfg: those of old that cfg keeps as
+// they were, and new ones for the rest.
+func (e *Engine) receivers(cfg Config, old []receiverSpec) []receiverSpec {
+	var out []receiverSpec
+	used := make([]bool, len(old))
+	find := func(want receiverSpec) *sender {
+		for i, o := range old {
+			if !used[i] && o.webhook == want.webhook && o.alertmanager == want.alertmanager && o.repeat == want.repeat {
+				used[i] = true
+				return o.s
+			}
+		}
+		return nil
+	}
+	for _, w := range cfg.Webhooks {
+		spec := receiverSpec{webhook: w, repeat: cfg.RepeatInterval.Std()}
+		if spec.s = find(spec); spec.s == nil {
+			wh := &webhook{
+				cfg:         w,
+				post:        poster{client: e.opts.Client, url: w.URL, token: w.BearerToken, timeout: w.timeout(), backoff: retryBackoff},
+				externalURL: strings.TrimSuffix(cfg.ExternalURL, "/"),
+				repeat:      spec.repeat,
+				m:           e.m,
+				log:         e.log,
+				groups:      map[string]*webhookGroup{},
+			}
+			spec.s = newSender(w.receiver(), e.m, e.log, wh.handle)
+		}
+		out = append(out, spec)
+	}
+	if u := cfg.AlertmanagerURL; u != "" {
+		spec := receiverSpec{alertmanager: u}
+		if spec.s = find(spec); spec.s == nil {
+			am := &alertmanager{
+				post: poster{client: e.opts.Client, url: alertmanagerURL(u), timeout: DefaultWebhookTimeout, backoff: retryBackoff},
+				m:    e.m,
+				log:  e.log,
+			}
+			spec.s = newSender(alertmanagerReceiver, e.m, e.log, am.handle)
+		}
+		out = append(out, spec)
+	}
+	return out
+}
+
+func senders(specs []receiverSpec) []*sender {
+	out := make([]*sender, len(specs))
+	for i, r := range specs {
+		out[i] = r.s
+	}
+	return out
 }
 
 // managerOptions are the rule manager's options; ctx bounds its
@@ -255,8 +304,50 @@ func (e *Engine) Reload(ctx context.Context) error {
 	defer e.reloadMu.Unlock()
 	mgr := e.manager()
 	if mgr == nil {
-		return errors.New("alerting engine is not running")
+		return errNotRunning
 	}
+	return e.reload(mgr)
+}
+
+var errNotRunning = errors.New("alerting engine is not running")
+
+// Configure applies cfg, a valid alerting config, to the running engine:
+// the rule files are read again and loaded with cfg's interval as Reload
+// does, and the receivers (webhooks, repeat_interval, alertmanager_url)
+// that changed replace the old ones, which send what they have queued; an
+// unchanged receiver goes on as it was. On an error nothing changes and
+// the rules in force stay. external_url cannot change while the engine
+// runs: it keeps its value and is named in restart.
+func (e *Engine) Configure(ctx context.Context, cfg Config) (restart []string, err error) {
+	e.reloadMu.Lock()
+	defer e.reloadMu.Unlock()
+	mgr := e.manager()
+	if mgr == nil {
+		return nil, errNotRunning
+	}
+	cfg = cfg.withDefaults()
+	if cfg.ExternalURL != e.cfg.ExternalURL {
+		restart = append(restart, "external_url")
+		cfg.ExternalURL = e.cfg.ExternalURL
+	}
+	old := e.cfg
+	e.cfg = cfg
+	if err := e.reload(mgr); err != nil {
+		e.cfg = old
+		return restart, err
+	}
+	recv := e.receivers(cfg, e.recv)
+	if !slices.Equal(senders(recv), senders(e.recv)) {
+		e.notifier.setReceivers(senders(recv))
+		e.recv = recv
+		e.log.Info("alert receivers replaced", "receivers", len(recv))
+	}
+	return restart, nil
+}
+
+// reload loads the rule files of e.cfg into mgr, resolving the alerts of
+// the rules that are gone; on an error the rules in force stay.
+func (e *Engine) reload(mgr *rules.Manager) error {
 	files, _, err := e.load()
 	if err != nil {
 		return err

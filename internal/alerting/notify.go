@@ -54,9 +54,15 @@ type notifier struct {
 	m      *metrics
 	hist   history
 	events events.Recorder
-	recv   []*sender
+	// recv are the receivers; only the notifier's goroutine touches it
+	// after start.
+	recv []*sender
+	// retired are the receivers a reload replaced, finishing their
+	// queues; only the notifier's goroutine touches it after start.
+	retired []*sender
 
-	in chan []delivery // batches from the rules
+	in   chan []delivery // batches from the rules
+	swap chan []*sender  // new receivers from a reload
 
 	mu     sync.Mutex // guards closed
 	closed bool
@@ -80,7 +86,7 @@ const (
 )
 
 func newNotifier(log *slog.Logger, m *metrics, h history, ev events.Recorder, recv []*sender) *notifier {
-	return &notifier{log: log, m: m, hist: h, events: ev, recv: recv, in: make(chan []delivery, queueSize), sweepEvery: sweepInterval, done: make(chan struct{})}
+	return &notifier{log: log, m: m, hist: h, events: ev, recv: recv, in: make(chan []delivery, queueSize), swap: make(chan []*sender), sweepEvery: sweepInterval, done: make(chan struct{})}
 }
 
 // start loads the alerts left firing and starts the goroutines.
@@ -124,6 +130,44 @@ func (n *notifier) stop(ctx context.Context) {
 	for _, s := range n.recv {
 		wait(s.done)
 	}
+	for _, s := range n.retired {
+		wait(s.done)
+	}
+}
+
+// setReceivers makes recv the receivers of the running notifier: the ones
+// new to it start, the ones left out send what they have queued and stop.
+// What the rules sent before goes to the receivers before; what they send
+// from then on goes to recv.
+func (n *notifier) setReceivers(recv []*sender) {
+	select {
+	case n.swap <- recv:
+	case <-n.done:
+	}
+}
+
+// replace is setReceivers in the notifier's goroutine.
+func (n *notifier) replace(ctx context.Context, recv []*sender) {
+	n.retired = slices.DeleteFunc(n.retired, func(s *sender) bool {
+		select {
+		case <-s.done:
+			return true
+		default:
+			return false
+		}
+	})
+	for _, s := range n.recv {
+		if !slices.Contains(recv, s) {
+			close(s.q)
+			n.retired = append(n.retired, s)
+		}
+	}
+	for _, s := range recv {
+		if !slices.Contains(n.recv, s) {
+			go s.run(ctx)
+		}
+	}
+	n.recv = recv
 }
 
 // send queues the alerts a rule sent; it never blocks the rule's group.
@@ -185,14 +229,33 @@ func (n *notifier) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			for i := range batch {
-				batch[i].change = n.record(ctx, &batch[i].notice)
+			n.handle(ctx, batch)
+		case recv := <-n.swap:
+			// What was queued before the swap (the alerts of rules the
+			// reload removed, resolved) goes to the receivers before it.
+			for queued := true; queued; {
+				select {
+				case batch, ok := <-n.in:
+					if queued = ok; ok {
+						n.handle(ctx, batch)
+					}
+				default:
+					queued = false
+				}
 			}
-			n.deliver(batch)
+			n.replace(ctx, recv)
 		case now := <-tick.C:
 			n.sweep(ctx, now)
 		}
 	}
+}
+
+// handle records a batch from the rules and delivers it.
+func (n *notifier) handle(ctx context.Context, batch []delivery) {
+	for i := range batch {
+		batch[i].change = n.record(ctx, &batch[i].notice)
+	}
+	n.deliver(batch)
 }
 
 func (n *notifier) deliver(batch []delivery) {

@@ -12,7 +12,7 @@ import (
 // Config is the boards section.
 type Config struct {
 	// Folder holds boards as YAML files, one board each (*.yaml, *.yml);
-	// read at start and on POST /api/boards/reload.
+	// read at start, on POST /api/boards/reload and on a config reload.
 	Folder string `yaml:"folder"`
 	// Boards are boards written in the config itself; write $$ for a $ of
 	// PromQL (label_replace's ${1}) here, not in the folder's files.

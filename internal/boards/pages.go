@@ -125,7 +125,7 @@ func (b *Boards) view(ctx context.Context, r *http.Request, bd *Board) boardView
 			rng = DefaultRange
 		}
 	}
-	refresh := b.cfg.Refresh.Std()
+	refresh := b.config().Refresh.Std()
 	if bd.Refresh > 0 {
 		refresh = bd.Refresh.Std()
 	}
@@ -475,7 +475,7 @@ func (b *Boards) pageTV(w http.ResponseWriter, r *http.Request) error {
 	}
 	v := b.view(r.Context(), r, bd)
 	v.TV = true
-	v.Refresh = int(b.cfg.TV.Refresh.Std().Seconds())
+	v.Refresh = int(b.config().TV.Refresh.Std().Seconds())
 	if r.URL.Query().Get("playlist") == "1" {
 		list := b.playlist(r.Context())
 		next := list[0]
@@ -485,7 +485,7 @@ func (b *Boards) pageTV(w http.ResponseWriter, r *http.Request) error {
 			}
 		}
 		v.Next = "/tv/" + next + "?tv=1&playlist=1"
-		v.Interval = int(b.cfg.TV.Interval.Std().Seconds())
+		v.Interval = int(b.config().TV.Interval.Std().Seconds())
 	}
 	return b.pages.Render(w, r, http.StatusOK, "tv", v.Title, v)
 }

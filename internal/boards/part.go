@@ -66,7 +66,6 @@ func Part() component.Part {
 
 // Boards is the running part.
 type Boards struct {
-	cfg   *Config
 	deps  component.Deps
 	log   *slog.Logger
 	pages *ui.Pages
@@ -74,14 +73,20 @@ type Boards struct {
 
 	alerts *alerting.Engine
 
+	reloadMu sync.Mutex // serializes reading the folder and Reload
+
 	mu       sync.Mutex // guards the fields below
+	cfg      *Config    // replaced whole by Reload; read it with config
 	folder   []*Board
 	ferr     []string
 	jobsList []string  // the jobs last found
 	jobsAt   time.Time // when
 }
 
-var _ component.Component = (*Boards)(nil)
+var (
+	_ component.Component = (*Boards)(nil)
+	_ component.Reloader  = (*Boards)(nil)
+)
 
 // New builds the part; no I/O.
 func New(d component.Deps, cfg *Config) (*Boards, error) {
@@ -130,11 +135,62 @@ func (b *Boards) Start(ctx context.Context) error {
 // ctx's deadline.
 func (b *Boards) Stop(ctx context.Context) error { return b.alerts.Stop(ctx) }
 
+// config returns the section in force.
+func (b *Boards) config() *Config {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cfg
+}
+
+// Reload takes a new boards section while running: its boards, services
+// and TV settings take effect, the folder it names is read again, and the
+// alerting engine gets its alerting config (see alerting.Engine.Configure:
+// a rule file that does not load leaves the rules in force). Boards saved
+// in the SQL store are untouched. A board file that does not load is
+// skipped, as at start, and named in err.
+func (b *Boards) Reload(ctx context.Context, c component.Config) (restart []string, err error) {
+	cfg, ok := c.(*Config)
+	if !ok {
+		return nil, fmt.Errorf("boards: reload with a %T section, want a *boards.Config", c)
+	}
+	b.reloadMu.Lock()
+	defer b.reloadMu.Unlock()
+	folder, problems := readFolder(cfg.Folder)
+	b.mu.Lock()
+	b.cfg, b.folder, b.ferr = cfg, folder, problems
+	b.mu.Unlock()
+	var errs []error
+	for _, p := range problems {
+		errs = append(errs, fmt.Errorf("board not loaded: %s", p))
+	}
+	keys, err := b.alerts.Configure(ctx, cfg.Alerting)
+	for _, k := range keys {
+		restart = append(restart, "alerting."+k)
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("alerting: %w", err))
+	}
+	return restart, errors.Join(errs...)
+}
+
 // reload reads the folder's boards; a bad file is reported and skipped.
 func (b *Boards) reload() []string {
-	var boards []*Board
-	var problems []string
-	if dir := b.cfg.Folder; dir != "" {
+	b.reloadMu.Lock()
+	defer b.reloadMu.Unlock()
+	boards, problems := readFolder(b.config().Folder)
+	for _, p := range problems {
+		b.log.Warn("board not loaded", "err", p)
+	}
+	b.mu.Lock()
+	b.folder, b.ferr = boards, problems
+	b.mu.Unlock()
+	return problems
+}
+
+// readFolder reads the boards of dir, one a file; a file that does not
+// load is skipped and named in problems. A missing dir has no boards.
+func readFolder(dir string) (boards []*Board, problems []string) {
+	if dir != "" {
 		entries, err := os.ReadDir(dir)
 		if err != nil && !os.IsNotExist(err) {
 			problems = append(problems, err.Error())
@@ -159,13 +215,7 @@ func (b *Boards) reload() []string {
 			boards = append(boards, &bd)
 		}
 	}
-	for _, p := range problems {
-		b.log.Warn("board not loaded", "err", p)
-	}
-	b.mu.Lock()
-	b.folder, b.ferr = boards, problems
-	b.mu.Unlock()
-	return problems
+	return boards, problems
 }
 
 // all returns every board: from the config, the folder, the SQL store and
@@ -181,10 +231,11 @@ func (b *Boards) all(ctx context.Context) []*Board {
 			}
 		}
 	}
-	add(b.cfg.Boards...)
 	b.mu.Lock()
-	add(b.folder...)
+	cfg, folder := b.cfg, b.folder
 	b.mu.Unlock()
+	add(cfg.Boards...)
+	add(folder...)
 	if b.deps.SQL != nil {
 		if ui, err := b.sql.list(ctx); err == nil {
 			add(ui...)
@@ -193,7 +244,7 @@ func (b *Boards) all(ctx context.Context) []*Board {
 		}
 	}
 	for _, job := range b.jobs(ctx) {
-		add(serviceBoard(job, b.cfg.Services[job]))
+		add(serviceBoard(job, cfg.Services[job]))
 	}
 	return out
 }
@@ -233,14 +284,14 @@ func (b *Boards) jobs(ctx context.Context) []string {
 // board returns the board called name, looked up in all's order without
 // listing every board (each panel of a page asks for its board).
 func (b *Boards) board(ctx context.Context, name string) (*Board, error) {
-	for _, bd := range b.cfg.Boards {
+	b.mu.Lock()
+	cfg, folder := b.cfg, b.folder
+	b.mu.Unlock()
+	for _, bd := range cfg.Boards {
 		if bd.Name == name {
 			return bd, nil
 		}
 	}
-	b.mu.Lock()
-	folder := b.folder
-	b.mu.Unlock()
 	for _, bd := range folder {
 		if bd.Name == name {
 			return bd, nil
@@ -256,15 +307,15 @@ func (b *Boards) board(ctx context.Context, name string) (*Board, error) {
 		}
 	}
 	if job, ok := strings.CutPrefix(name, "service-"); ok && slices.Contains(b.jobs(ctx), job) {
-		return serviceBoard(job, b.cfg.Services[job]), nil
+		return serviceBoard(job, cfg.Services[job]), nil
 	}
 	return nil, errNoBoard
 }
 
 // playlist returns the TV's boards.
 func (b *Boards) playlist(ctx context.Context) []string {
-	if len(b.cfg.TV.Playlist) > 0 {
-		return b.cfg.TV.Playlist
+	if pl := b.config().TV.Playlist; len(pl) > 0 {
+		return pl
 	}
 	var out []string
 	for _, bd := range b.all(ctx) {

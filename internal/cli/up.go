@@ -33,7 +33,10 @@ func (a *App) upCmd() *cobra.Command {
 order and serves the web UI and the API. It prints the URL to open (with a
 one-time login link when a login is needed). SIGINT or SIGTERM stops it:
 requests in flight finish and parts stop in reverse order within
-server.shutdown_timeout.`,
+server.shutdown_timeout. SIGHUP (or POST /api/config/reload) reads the
+config again: an invalid one changes nothing; a valid one reloads the
+parts that can take their new section (boards: boards, folder, alert
+rules and receivers) and log.level, and names what needs a restart.`,
 		Example: `  dandan up --config examples/dandan.yaml
   DANDAN_CONFIG=/etc/dandan/dandan.yaml dandan up`,
 		Args: cobra.NoArgs,
@@ -42,17 +45,19 @@ server.shutdown_timeout.`,
 			if err != nil {
 				return err
 			}
-			return a.upUntilSignal(cmd, cfg)
+			return a.upUntilSignal(cmd, cfg, "")
 		},
 	}
 }
 
-func (a *App) upUntilSignal(cmd *cobra.Command, cfg *config.Config) error {
+// upUntilSignal runs cfg until SIGINT or SIGTERM; only, when set, is the
+// one part run alone.
+func (a *App) upUntilSignal(cmd *cobra.Command, cfg *config.Config, only string) error {
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// After the first signal, a second one ends the process at once.
 	context.AfterFunc(ctx, stop)
-	return a.up(ctx, cfg)
+	return a.up(ctx, cfg, only)
 }
 
 // runAlone returns the component.RunAlone of the part name: `up` with only
@@ -63,19 +68,44 @@ func (a *App) runAlone(name string) component.RunAlone {
 		if err != nil {
 			return err
 		}
-		sec, ok := cfg.Parts[name]
-		if !ok {
-			return &exitError{code: 2, err: fmt.Errorf("%s has no %s section: add one (dandan config example shows it)", cfg.File, name)}
+		if err := alone(cfg, name); err != nil {
+			return &exitError{code: 2, err: err}
 		}
-		sec.Enabled = true
-		cfg.Parts = map[string]config.PartSection{name: sec}
-		return a.upUntilSignal(cmd, cfg)
+		return a.upUntilSignal(cmd, cfg, name)
 	}
 }
 
-func newLogger(cfg config.Log, w *os.File) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.Level))
+// alone leaves in cfg only the section of part name, enabled.
+func alone(cfg *config.Config, name string) error {
+	sec, ok := cfg.Parts[name]
+	if !ok {
+		return fmt.Errorf("%s has no %s section: add one (dandan config example shows it)", cfg.File, name)
+	}
+	sec.Enabled = true
+	cfg.Parts = map[string]config.PartSection{name: sec}
+	return nil
+}
+
+// loadAgain reads the config file at path again for a reload, as it was
+// read at start; only, when set, is the one part run alone.
+func (a *App) loadAgain(path, only string) (*config.Config, error) {
+	cfg, err := config.LoadFile(path, config.Options{Parts: a.schemas()})
+	if err != nil {
+		return nil, err
+	}
+	if only != "" {
+		if err := alone(cfg, only); err != nil {
+			return nil, err
+		}
+	}
+	return cfg, nil
+}
+
+// newLogger returns the log of cfg at level, which a reload may change.
+func newLogger(cfg config.Log, level *slog.LevelVar, w *os.File) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(cfg.Level))
+	level.Set(l)
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
@@ -123,10 +153,16 @@ func (e eventsComponent) Stop(ctx context.Context) error {
 	return err
 }
 
-func (a *App) up(ctx context.Context, cfg *config.Config) error {
-	log := newLogger(cfg.Log, os.Stderr)
+func (a *App) up(ctx context.Context, cfg *config.Config, only string) error {
+	level := new(slog.LevelVar)
+	log := newLogger(cfg.Log, level, os.Stderr)
 	info := buildinfo.Get()
 	log.Info("starting", "version", info.Version, "file", cfg.File)
+	// SIGHUP reloads the config once dandan is up; one that comes while
+	// it starts waits until then.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
@@ -185,6 +221,16 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		metrics.Mount(srv.Mux())
 	}
 	evs.Mount(srv.Mux())
+	rl := &configReloader{
+		load:   func() (*config.Config, error) { return a.loadAgain(cfg.File, only) },
+		log:    log,
+		level:  level,
+		events: evs,
+		parts:  a.parts,
+		comps:  map[string]component.Component{},
+		cur:    cfg,
+	}
+	srv.Mux().API("POST /api/config/reload", httpapi.Admin, rl.apiReload)
 	for _, p := range a.parts {
 		sec, ok := cfg.Parts[p.Name]
 		if p.New == nil || !ok || !sec.Enabled {
@@ -207,6 +253,7 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		}
 		c.Mount(srv.Mux())
 		runner.Add(c)
+		rl.comps[p.Name] = c
 	}
 	if err := srv.Listen(); err != nil {
 		db.Close()
@@ -216,6 +263,9 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	go func() { serveErr <- srv.Serve() }()
 
 	drain := cfg.Server.ShutdownTimeout.Std()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	hupDone := make(chan struct{})
 	shutdown := func() error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 		defer cancel()
@@ -223,6 +273,10 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 		if err := srv.Shutdown(sctx); err != nil {
 			errs = append(errs, fmt.Errorf("drain HTTP requests: %w", err))
 		}
+		// A reload in progress finishes before the parts stop.
+		stopWatch()
+		<-hupDone
+		rl.close()
 		if err := runner.Stop(sctx); err != nil {
 			errs = append(errs, err)
 		}
@@ -249,9 +303,11 @@ func (a *App) up(ctx context.Context, cfg *config.Config) error {
 	srv.Open()
 	a.banner(srv, info)
 	log.Info("ready", "addr", srv.Addr().String())
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
 	go runner.Watch(watchCtx, 5*time.Second)
+	go func() {
+		defer close(hupDone)
+		rl.onSIGHUP(watchCtx, hup)
+	}()
 
 	select {
 	case <-ctx.Done():

@@ -34,6 +34,21 @@ type Readier interface {
 	Ready() error
 }
 
+// Reloader is implemented by components that take a new config section
+// while running, on SIGHUP and POST /api/config/reload.
+//
+// Reload gets the component's whole section, decoded and valid, of the
+// type its Part.NewConfig returns. It is called on every reload, also
+// when the section is unchanged, so that the files a section names (rule
+// files, a folder) are read again. What it cannot apply while running it
+// leaves as it was and names in restart, by key path within the section
+// ("alerting.external_url"); err says what failed to apply, which keeps
+// what was in force. Reloads are never concurrent with each other, Start
+// or Stop.
+type Reloader interface {
+	Reload(ctx context.Context, cfg Config) (restart []string, err error)
+}
+
 // Config is a part's config section; its defaults come from Part.NewConfig.
 type Config = config.Validator
 
