@@ -110,6 +110,9 @@ cpu() {
 	calc "(${f[11]} + ${f[12]}) / $hz"
 }
 rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; } # KiB
+# rss_parts PID: "anon file" KiB: the heap and stacks, and mapped files
+# (the TSDB's memory-mapped head chunks and blocks).
+rss_parts() { awk '/^RssAnon:/ { a = $2 } /^RssFile:/ { f = $2 } END { print a, f }' "/proc/$1/status"; }
 alive() { # alive PID: PID runs (and is not a zombie)
 	local s
 	read -r s 2>/dev/null <"/proc/$1/stat" || return 1
@@ -222,14 +225,14 @@ t0_us=$(now_us)
 
 # Samples read /proc only: asking either tool anything over HTTP during the
 # window would cost it CPU (dandan's /api/watch/jobs runs PromQL queries).
-samples=$work/samples.txt # t_rel dandan_cpu dandan_rss mtail_cpu mtail_rss
+samples=$work/samples.txt # t_rel dandan_cpu dandan_rss mtail_cpu mtail_rss dandan_anon dandan_file
 take_sample() {
-	local t d_cpu d_rss m_cpu m_rss
+	local t d_cpu d_rss m_cpu m_rss d_parts
 	t=$(calc "$(now) - $t0")
 	alive "$dpid" || { echo "FAIL: dandan died; its log:" >&2; tail -20 "$work/dandan.log" >&2; exit 1; }
 	alive "$mpid" || { echo "FAIL: mtail died; its log:" >&2; tail -20 "$work/mtail.log" >&2; exit 1; }
-	d_cpu=$(cpu "$dpid") d_rss=$(rss "$dpid") m_cpu=$(cpu "$mpid") m_rss=$(rss "$mpid")
-	echo "$t $d_cpu $d_rss $m_cpu $m_rss" >>"$samples"
+	d_cpu=$(cpu "$dpid") d_rss=$(rss "$dpid") m_cpu=$(cpu "$mpid") m_rss=$(rss "$mpid") d_parts=$(rss_parts "$dpid")
+	echo "$t $d_cpu $d_rss $m_cpu $m_rss $d_parts" >>"$samples"
 }
 prof_pid=""
 next=$WARMUP
@@ -362,6 +365,8 @@ by_minute() { # by_minute COLUMN: RSS in MiB at the first sample of each minute,
 }
 echo "  RSS MiB at each minute: dandan $(by_minute 3)"
 echo "                           mtail $(by_minute 5)"
+echo "  dandan's RSS, anonymous (heap) $(by_minute 6)"
+echo "               mapped files      $(by_minute 7)"
 ratio=$(calc "$mcpu / ($dcpu > 0 ? $dcpu : 0.000001)")
 growth=$(calc "($dr1 - $dr0) * 100 / $dr0")
 growth_max=$(calc "($dmax - $dr0) * 100 / $dr0")

@@ -3,6 +3,7 @@ package watch
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"log/slog"
 	"math"
 	"sort"
@@ -33,6 +34,7 @@ type logJob struct {
 	top      *topWindow
 	err      error           // the follower's last error, shown on the jobs page
 	emitted  map[uint64]bool // series committed before, by label hash (commit goroutine only)
+	labels   labelCache      // the series' labels (commit goroutine only)
 
 	done chan struct{}
 }
@@ -166,8 +168,8 @@ func (j *logJob) snapshot(out []metricstore.Sample, t, prev int64) ([]metricstor
 	sort.Slice(pos, func(a, b int) bool { return pos[a].Path < pos[b].Path })
 	job := j.cfg.Name
 	first := len(out)
-	out = appendFamilies(out, fams, t)
-	out = appendRollups(out, fams, t)
+	out = appendFamilies(out, fams, t, &j.labels)
+	out = appendRollups(out, fams, t, &j.labels)
 	out = append(out, metricstore.Sample{Labels: metricstore.FromStrings("__name__", "dandan_watch_lines_read_total", "job", job), T: t, V: float64(lines)})
 	out = j.startAtZero(out, first, prev)
 	for _, l := range lag {
@@ -176,33 +178,75 @@ func (j *logJob) snapshot(out []metricstore.Sample, t, prev int64) ([]metricstor
 	return out, pos
 }
 
-// appendFamilies turns the engine's families into samples at t.
-func appendFamilies(out []metricstore.Sample, fams []logs.Family, t int64) []metricstore.Sample {
+// appendFamilies turns the engine's families into samples at t. With a
+// labelCache, each series' labels are made once and shared by every
+// commit's samples (the journal's recent records, the last commit), not
+// made again at every commit.
+func appendFamilies(out []metricstore.Sample, fams []logs.Family, t int64, lc *labelCache) []metricstore.Sample {
 	for _, f := range fams {
 		for _, s := range f.Series {
 			if s.Histogram == nil {
-				out = append(out, metricstore.Sample{Labels: seriesLabels(f.Name, s.Labels, ""), T: t, V: s.Value})
+				out = append(out, metricstore.Sample{Labels: lc.get(f.Name, "", s.Labels, noLe), T: t, V: s.Value})
 				continue
 			}
 			for _, b := range s.Histogram.Buckets {
-				out = append(out, metricstore.Sample{Labels: seriesLabels(f.Name+"_bucket", s.Labels, formatLe(b.UpperBound)), T: t, V: float64(b.Count)})
+				out = append(out, metricstore.Sample{Labels: lc.get(f.Name, "_bucket", s.Labels, b.UpperBound), T: t, V: float64(b.Count)})
 			}
 			out = append(out,
-				metricstore.Sample{Labels: seriesLabels(f.Name+"_sum", s.Labels, ""), T: t, V: s.Histogram.Sum},
-				metricstore.Sample{Labels: seriesLabels(f.Name+"_count", s.Labels, ""), T: t, V: float64(s.Histogram.Count)})
+				metricstore.Sample{Labels: lc.get(f.Name, "_sum", s.Labels, noLe), T: t, V: s.Histogram.Sum},
+				metricstore.Sample{Labels: lc.get(f.Name, "_count", s.Labels, noLe), T: t, V: float64(s.Histogram.Count)})
 		}
 	}
 	return out
 }
 
-func seriesLabels(name string, ls []logs.Label, le string) metricstore.Labels {
+// noLe stands for "no le label" in labelCache.get.
+var noLe = math.NaN()
+
+// labelCache keeps the labels of a job's series by name and label values.
+// Series are never dropped by the engine (its path cap bounds them), so
+// neither is an entry here.
+type labelCache struct {
+	m   map[string]metricstore.Labels
+	key []byte
+}
+
+// get returns the labels of name+suffix with ls and, unless le is NaN,
+// le. A nil cache makes new labels every time.
+func (c *labelCache) get(name, suffix string, ls []logs.Label, le float64) metricstore.Labels {
+	if c == nil {
+		return seriesLabels(name+suffix, ls, le)
+	}
+	k := append(c.key[:0], name...)
+	k = append(k, suffix...)
+	k = append(k, 0)
+	for _, l := range ls {
+		k = append(k, l.Name...)
+		k = append(k, 0)
+		k = append(k, l.Value...)
+		k = append(k, 0)
+	}
+	k = binary.LittleEndian.AppendUint64(k, math.Float64bits(le))
+	c.key = k
+	if v, ok := c.m[string(k)]; ok {
+		return v
+	}
+	if c.m == nil {
+		c.m = map[string]metricstore.Labels{}
+	}
+	v := seriesLabels(name+suffix, ls, le)
+	c.m[string(k)] = v
+	return v
+}
+
+func seriesLabels(name string, ls []logs.Label, le float64) metricstore.Labels {
 	kv := make([]string, 0, 2*len(ls)+4)
 	kv = append(kv, "__name__", name)
 	for _, l := range ls {
 		kv = append(kv, l.Name, l.Value)
 	}
-	if le != "" {
-		kv = append(kv, "le", le)
+	if !math.IsNaN(le) {
+		kv = append(kv, "le", formatLe(le))
 	}
 	return metricstore.FromStrings(kv...)
 }

@@ -76,7 +76,7 @@ func runOnce(ctx context.Context, cfg *Config, dataDir string, lines int, out io
 				fail("job %s: %s: no line matches the format %s", jc.Name, f, jc.Format)
 			}
 		}
-		samples := appendFamilies(nil, agg.Families(), now.UnixMilli())
+		samples := appendFamilies(nil, agg.Families(), now.UnixMilli(), nil)
 		printSamples(out, samples, 12)
 	}
 	if len(cfg.Status) > 0 {

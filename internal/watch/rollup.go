@@ -34,7 +34,7 @@ var rollupName = map[string]string{
 }
 
 // appendRollups appends the job-level rollups of fams at t.
-func appendRollups(out []metricstore.Sample, fams []logs.Family, t int64) []metricstore.Sample {
+func appendRollups(out []metricstore.Sample, fams []logs.Family, t int64, lc *labelCache) []metricstore.Sample {
 	for _, f := range fams {
 		drop, ok := rollupDrop[f.Name]
 		if !ok {
@@ -70,7 +70,7 @@ func appendRollups(out []metricstore.Sample, fams []logs.Family, t int64) []metr
 		for _, k := range keys {
 			rf.Series = append(rf.Series, *sums[k])
 		}
-		out = appendFamilies(out, []logs.Family{rf}, t)
+		out = appendFamilies(out, []logs.Family{rf}, t, lc)
 	}
 	return out
 }

@@ -41,7 +41,7 @@ func TestRollups(t *testing.T) {
 		}},
 	}
 	got := map[string]float64{}
-	for _, s := range appendRollups(nil, fams, 1000) {
+	for _, s := range appendRollups(nil, fams, 1000, nil) {
 		if s.T != 1000 {
 			t.Errorf("%s at %d", s.Labels, s.T)
 		}
