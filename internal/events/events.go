@@ -205,7 +205,12 @@ func (s *Store) List(ctx context.Context, f Filter) ([]Event, error) {
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY at DESC, id DESC LIMIT " + fmt.Sprint(limit*4)
+	q += " ORDER BY at DESC, id DESC"
+	if len(f.Labels) == 0 {
+		q += " LIMIT " + fmt.Sprint(limit)
+	}
+	// With a label filter (labels are JSON, matched here), rows are read
+	// newest first until limit of them match, however many do not.
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list events: %w", err)

@@ -81,6 +81,20 @@ func TestStore(t *testing.T) {
 			if _, err := s.Record(ctx, Event{Part: "Bad Part", Kind: "", Text: ""}); err == nil {
 				t.Fatal("bad event recorded")
 			}
+			// A label filter finds an old match behind many newer events
+			// of other labels, and a limit keeps the newest matches.
+			for i := range 50 {
+				rec(Event{Time: base.Add(4*time.Hour + time.Duration(i)*time.Second), Part: "watch", Kind: "noise", Text: "other job",
+					Labels: map[string]string{"job": "other"}})
+			}
+			got, _ = s.List(ctx, Filter{Labels: map[string]string{"job": "web"}, Limit: 2})
+			if len(got) != 1 || got[0].ID != alert {
+				t.Fatalf("by label behind newer events: %+v", got)
+			}
+			got, _ = s.List(ctx, Filter{Labels: map[string]string{"job": "other"}, Limit: 3})
+			if len(got) != 3 || got[2].Time != base.Add(4*time.Hour+49*time.Second) {
+				t.Fatalf("limit with a label: %+v", got)
+			}
 		})
 	}
 }
