@@ -6,6 +6,8 @@
 # generator's truth and with each other, then prints wall time, lines/s, CPU
 # seconds and peak RSS of each tool, our ratios, and whether dandan's peak RSS
 # stays flat from 10 k to 1 M distinct raw URLs and from 2 M to 20 M lines.
+# dandan runs twice: as users run it (the default output, the seed's OpenTSDB
+# lines; its figures are the ratios) and with --output prom (the largest).
 #
 # Usage: bench/logs.sh [--quick]
 # Env (defaults full / --quick): LINES 2000000/200000, LINES_LARGE
@@ -91,7 +93,11 @@ echo "  LINES=$LINES LINES_LARGE=$LINES_LARGE URLS=$URLS URLS_LOW=$URLS_LOW URLS
 # cmd_for TOOL LOG sets cmd to the command line that runs TOOL over LOG.
 cmd_for() {
 	case $1 in
-	dandan*) cmd=("$work/dandan" logs parse --format media-nginx --output prom "$2") ;;
+	# dandan as users run it: the default output (OpenTSDB lines, the
+	# seed's); dandan_prom with --output prom, the largest output (every
+	# histogram bucket of every changed series, every second).
+	dandan_prom) cmd=("$work/dandan" logs parse --format media-nginx --output prom "$2") ;;
+	dandan*) cmd=("$work/dandan" logs parse --format media-nginx "$2") ;;
 	mtail)
 		# mtail opens its HTTP listener even in one-shot mode: keep it on an
 		# ephemeral loopback port. Its glog files go to the work dir.
@@ -153,6 +159,10 @@ dandan_totals() { # prom output, stderr summary
 		}' "$1"
 	sed -n 's/^lines invalid: \([0-9]*\).*/invalid \1/p' "$2" | head -1
 }
+dandan_tsdb_totals() { # "STATUS COUNT" lines summed from the OpenTSDB output, stderr summary
+	awk '{ printf "status %s %d\n", $1, $2; t += $2 } END { printf "valid %d\n", t }' "$1"
+	sed -n 's/^lines invalid: \([0-9]*\).*/invalid \1/p' "$2" | head -1
+}
 mtail_totals() {
 	awk '/^http_requests_total\{/ {
 			match($0, /status="[0-9]+"/); s = substr($0, RSTART + 8, RLENGTH - 9)
@@ -196,29 +206,39 @@ printf 'generated %s lines (%s MiB, %s distinct raw paths, %s with query strings
 	"$(truth "$log.truth" distinct_urls)" "$(truth "$log.truth" templates)" "$(calc "$t1 - $t0")"
 
 tools=(mtail goaccess)
-[ "$have_dandan" = 1 ] && tools=(dandan mtail goaccess)
+[ "$have_dandan" = 1 ] && tools=(dandan dandan_prom mtail goaccess)
 # The peers' first timed run is also the one the check reads. dandan's
-# Prometheus output is large (a sample per changed series per second, some
-# 14 per line with the histogram), so the check gets its own untimed run,
-# filtered as it is written, and every timed run sends it to /dev/null.
-if [ "$have_dandan" = 1 ]; then
-	cmd_for dandan "$log"
-	timeout "$TIMEOUT" "${cmd[@]}" </dev/null 2>"$work/dandan.check.stderr" |
-		{ grep '^http_requests_total{' || true; } >"$work/dandan.out" ||
+# outputs are large (OpenTSDB: a line per changed series per second;
+# Prometheus: some 14 samples per line with the histogram), so the check
+# gets its own untimed runs, summed or filtered as they are written, and
+# every timed run sends its output to /dev/null.
+check_run() { # check_run NAME FILTER...: NAME's output through FILTER to $work/NAME.out
+	local name=$1
+	shift
+	cmd_for "$name" "$log"
+	timeout "$TIMEOUT" "${cmd[@]}" </dev/null 2>"$work/$name.check.stderr" | "$@" >"$work/$name.out" ||
 		{
-			echo "FAIL: dandan over $log failed or took over ${TIMEOUT}s:" >&2
-			tail -20 "$work/dandan.check.stderr" >&2
+			echo "FAIL: $name over $log failed or took over ${TIMEOUT}s:" >&2
+			tail -20 "$work/$name.check.stderr" >&2
 			exit 1
 		}
+}
+if [ "$have_dandan" = 1 ]; then
+	check_run dandan awk '$1 == "nginx.log.status" { for (i = 4; i <= NF; i++) if ($i ~ /^http_status=/) c[substr($i, 13)] += $3 }
+		END { for (s in c) print s, c[s] }'
+	check_run dandan_prom grep '^http_requests_total{'
 fi
 for t in "${tools[@]}"; do
 	case $t in
-	dandan) measure dandan "$log" /dev/null ;;
+	dandan*) measure "$t" "$log" /dev/null ;;
 	*) measure "$t" "$log" "$work/$t.out" ;;
 	esac
 done
 awk '$1 == "valid" || $1 == "invalid" || $1 == "status"' "$log.truth" | sort >"$work/truth.totals"
-[ "$have_dandan" = 1 ] && dandan_totals "$work/dandan.out" "$work/dandan.check.stderr" | sort >"$work/dandan.totals"
+if [ "$have_dandan" = 1 ]; then
+	dandan_tsdb_totals "$work/dandan.out" "$work/dandan.check.stderr" | sort >"$work/dandan.totals"
+	dandan_totals "$work/dandan_prom.out" "$work/dandan_prom.check.stderr" | sort >"$work/dandan_prom.totals"
+fi
 mtail_totals "$work/mtail.out" | sort >"$work/mtail.totals"
 goaccess_totals "$work/goaccess.json" | sort >"$work/goaccess.totals"
 
@@ -242,7 +262,7 @@ bad=$(sed 's/^\(valid\|invalid\) /\1 - /' "$work/check.txt" | awk '
 	NR == 1 { for (i = 1; i <= NF; i++) name[i + 2] = $i; next }
 	{ for (i = 4; i <= NF; i++) if ($i != $3) printf "%s %s: truth %s, %s %s\n", $1, $2, $3, name[i], $i }' | sed 's/ -:/:/')
 if [ "$have_dandan" = 1 ]; then
-	read_n=$(sed -n 's/^lines read: \([0-9]*\).*/\1/p' "$work/dandan.check.stderr" | head -1)
+	read_n=$(sed -n 's/^lines read: \([0-9]*\).*/\1/p' "$work/dandan_prom.check.stderr" | head -1)
 	if [ "${read_n:-}" != "$(truth "$log.truth" lines)" ]; then
 		bad+=$'\n'"dandan lines read: ${read_n:-none} (want $(truth "$log.truth" lines))"
 	fi
@@ -261,9 +281,9 @@ template_counts "$work/mtail.out" sum >"$work/mtail.tc"
 same() { if cmp -s <(cut -d' ' -f1 "$1") "$2"; then echo "same per-template counts as the truth"; else echo "per-template counts differ from the truth"; fi; }
 echo "templates: truth $(wc -l <"$work/truth.tc"); mtail $(wc -l <"$work/mtail.tc"), $(same "$work/mtail.tc" "$work/truth.tc")"
 if [ "$have_dandan" = 1 ]; then
-	template_counts "$work/dandan.out" last >"$work/dandan.tc"
+	template_counts "$work/dandan_prom.out" last >"$work/dandan.tc"
 	echo "           dandan $(wc -l <"$work/dandan.tc"), $(same "$work/dandan.tc" "$work/truth.tc");" \
-		"its summary: $(sed -n 's/^paths: //p' "$work/dandan.check.stderr" | head -1)"
+		"its summary: $(sed -n 's/^paths: //p' "$work/dandan_prom.check.stderr" | head -1)"
 fi
 
 # --- 2. speed and memory ----------------------------------------------------
@@ -276,10 +296,10 @@ lines=$(truth "$log.truth" lines)
 echo
 echo "over $lines lines; each figure is the best (lowest) of $RUNS run(s):"
 declare -A wall rss
-printf '%-9s %8s %12s %8s %6s %10s\n' tool wall_s lines/s cpu_s cores rss_MiB
+printf '%-11s %8s %12s %8s %6s %10s\n' tool wall_s lines/s cpu_s cores rss_MiB
 for t in "${tools[@]}"; do
 	read -r w c r _ < <(best "$t")
-	printf '%-9s %8.2f %12.0f %8.2f %6.2f %10.1f\n' "$t" "$w" "$(calc "$lines / $w")" "$c" \
+	printf '%-11s %8.2f %12.0f %8.2f %6.2f %10.1f\n' "$t" "$w" "$(calc "$lines / $w")" "$c" \
 		"$(calc "$c / $w")" "$(calc "$r / 1024")"
 	wall[$t]=$w rss[$t]=$r
 done
@@ -307,6 +327,9 @@ echo "ratios (target in brackets):"
 printf '  lines/s vs mtail     %7.1fx  [>= 20x]   %s\n' "$ratio_m" "$(verdict "$ratio_m" '>=' 20)"
 printf '  lines/s vs GoAccess  %7.1fx  [>= 80x]   %s\n' "$ratio_g" "$(verdict "$ratio_g" '>=' 80)"
 printf '  peak RSS vs mtail    %7.2fx  [<= 2x]    %s\n' "$ratio_r" "$(verdict "$ratio_r" '<=' 2)"
+printf '  with --output prom:  %.1fx mtail, %.1fx GoAccess, peak RSS %.2fx mtail\n' \
+	"$(calc "${wall[mtail]} / ${wall[dandan_prom]}")" "$(calc "${wall[goaccess]} / ${wall[dandan_prom]}")" \
+	"$(calc "${rss[dandan_prom]} / ${rss[mtail]}")"
 rm -f "$log" "$work"/*.out "$work/goaccess.json"
 
 # --- 3. flatness of dandan's peak RSS ---------------------------------------
