@@ -26,17 +26,21 @@ func benchLines(b *testing.B, n int) ([][]byte, []int) {
 
 // BenchmarkAggregate measures parse + template + aggregate per line (with
 // the top-clients sketch; "engine" without an output writer, the others
-// with `logs parse`'s writers to io.Discard), in the steady state:
+// with `logs parse`'s writers to io.Discard; "+native" with native
+// histograms), in the steady state:
 // each pass over the lines moves their times forward, so every second of
 // log time is new and emitted as in a real log.
 func BenchmarkAggregate(b *testing.B) {
 	for _, tc := range []struct {
 		name, format, output string
-		referers             bool
+		referers, native     bool
 	}{
-		{"media-nginx/engine", "media-nginx", "", false},
-		{"media-nginx/opentsdb", "media-nginx", OutputOpenTSDB, false},
-		{"media-nginx/prom+referers", "media-nginx", OutputProm, true},
+		{"media-nginx/engine", "media-nginx", "", false, false},
+		{"media-nginx/opentsdb", "media-nginx", OutputOpenTSDB, false, false},
+		{"media-nginx/prom+referers", "media-nginx", OutputProm, true, false},
+		{"media-nginx/json", "media-nginx", OutputJSON, false, false},
+		{"media-nginx/engine+native", "media-nginx", "", false, true},
+		{"media-nginx/json+native", "media-nginx", OutputJSON, false, true},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			lines, offs := benchLines(b, benchN)
@@ -49,7 +53,7 @@ func BenchmarkAggregate(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg := DefaultConfig()
-			cfg.Format, cfg.Referers = f, tc.referers
+			cfg.Format, cfg.Referers, cfg.NativeHistograms = f, tc.referers, tc.native
 			if tc.output != "" {
 				w, _ := newWriter(tc.output, bufio.NewWriter(io.Discard), time.Now)
 				cfg.Emit = w.batch

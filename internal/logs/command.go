@@ -37,6 +37,7 @@ type parseOptions struct {
 	noAuto     bool
 	maxPaths   int
 	buckets    bucketsFlag
+	native     bool
 	referers   bool
 	maxRefs    int
 	topIPs     int
@@ -197,7 +198,14 @@ opentsdb):
             nginx.log.elapsed.time 1633873130 0.005 req_path=/home
             (also nginx.log.bytes, .referer, .invalid, .capped)
   prom      http_requests_total{job="access",method="GET",path="/home",status="200"} 42 1633873130000
-  json      {"ts":1633873130,"metric":"http_requests_total","labels":{…},"value":42}`,
+  json      {"ts":1633873130,"metric":"http_requests_total","labels":{…},"value":42}
+
+--native-histograms also keeps each duration series as a Prometheus native
+histogram (schema 3, as client_golang's NativeHistogramBucketFactor 1.1;
+buckets double in width past 160), written in JSON as
+"native":{"schema":3,…,"buckets":[[index,count],…]}; bucket i holds the
+durations in (2^((i-1)/2^schema), 2^(i/2^schema)] s. It needs --output
+json: the prom text and OpenTSDB formats have no native histograms.`,
 		Example: `  # the seed's loganalyzer: OpenTSDB lines from the media format
   dandan logs parse /var/log/nginx/access.log
 
@@ -216,6 +224,9 @@ opentsdb):
 			if len(args) == 0 {
 				args = []string{"-"}
 			}
+			if err := o.check(); err != nil {
+				return cmd.FlagErrorFunc()(cmd, err) // a usage error: exit 2
+			}
 			_, err := runParse(cmd.Context(), o, args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			return err
 		},
@@ -231,11 +242,20 @@ opentsdb):
 	fl.BoolVar(&o.noAuto, "no-auto-template", false, "keep ID-like path segments instead of collapsing them")
 	fl.IntVar(&o.maxPaths, "max-paths", o.maxPaths, "cap on distinct path templates; the rest count as path=\"other\"")
 	fl.Var(&o.buckets, "buckets", "duration histogram bounds in seconds")
+	fl.BoolVar(&o.native, "native-histograms", false, "also write each duration histogram as a native histogram (needs --output json)")
 	fl.BoolVar(&o.referers, "referers", false, "count http_requests_by_referer_total by path and referer host")
 	fl.IntVar(&o.maxRefs, "max-referers", o.maxRefs, "cap on distinct referer hosts; the rest count as \"other\"")
 	fl.IntVar(&o.topIPs, "top-ips", o.topIPs, "client addresses to list in the summary (0: none)")
 	fl.StringVar(&o.progress, "progress", o.progress, "progress bar on stderr: auto (on a terminal), always or never")
 	return cmd
+}
+
+// check checks the flags that depend on each other.
+func (o *parseOptions) check() error {
+	if o.native && o.output.kind != OutputJSON {
+		return fmt.Errorf("--native-histograms needs --output json: the %s output has no native histograms", o.output.kind)
+	}
+	return nil
 }
 
 // runParse is `dandan logs parse`; it returns the aggregator for tests.
@@ -244,6 +264,9 @@ func runParse(ctx context.Context, o *parseOptions, files []string, stdin io.Rea
 	fmtc, err := format.Compile(o.format.spec, format.Options{JSONFields: o.jsonFields.m})
 	if err != nil {
 		return nil, fmt.Errorf("--format: %w", err)
+	}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if o.maxPaths <= 0 || o.maxRefs <= 0 || o.topIPs < 0 {
 		return nil, errors.New("--max-paths and --max-referers must be positive, --top-ips at least 0")
@@ -269,6 +292,7 @@ func runParse(ctx context.Context, o *parseOptions, files []string, stdin io.Rea
 	cfg := DefaultConfig()
 	cfg.Job, cfg.Format, cfg.Rules, cfg.AutoTemplate = o.job, fmtc, rules, !o.noAuto
 	cfg.MaxPaths, cfg.Buckets, cfg.Referers, cfg.MaxReferers = o.maxPaths, o.buckets.b, o.referers, o.maxRefs
+	cfg.NativeHistograms = o.native
 	cfg.TopClients = max(1000, 10*o.topIPs)
 	if o.topIPs == 0 {
 		cfg.TopClients = 0

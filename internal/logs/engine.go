@@ -33,6 +33,15 @@ type Config struct {
 	// Buckets are the duration histogram's upper bounds in seconds,
 	// increasing; DefaultBuckets when nil.
 	Buckets []float64
+	// NativeHistograms makes each duration series also keep a Prometheus
+	// native histogram (NativeHistogram), next to its classic buckets.
+	// NativeBucketFactor sets its resolution, as client_golang's
+	// NativeHistogramBucketFactor does (DefaultNativeBucketFactor when 0:
+	// schema 3); past NativeMaxBuckets populated buckets
+	// (DefaultNativeMaxBuckets when 0) its buckets double in width.
+	NativeHistograms   bool
+	NativeBucketFactor float64
+	NativeMaxBuckets   int
 	// Referers turns on http_requests_by_referer_total, with at most
 	// MaxReferers hosts (100 when zero), the rest as "other".
 	Referers    bool
@@ -89,6 +98,7 @@ type DurationSeries struct {
 	prevSum    int64
 	prevBucket []uint64
 	pathID     int32
+	native     *nativeHist // with Config.NativeHistograms
 }
 
 // CountDelta and SumMicrosDelta return the changes since the previous Batch.
@@ -141,6 +151,9 @@ type Aggregator struct {
 	statusS    [1000]string
 	bounds     []int64 // bucket bounds in microseconds
 	boundsS    []float64
+	// The native histograms' first schema and bucket cap.
+	nativeSchema int32
+	nativeMax    int
 
 	reqs  map[uint64]*RequestSeries
 	hists map[uint64]*DurationSeries
@@ -207,6 +220,22 @@ func New(cfg Config) (*Aggregator, error) {
 		a.bounds = append(a.bounds, int64(math.Round(b*1e6)))
 	}
 	a.boundsS = slices.Clone(cfg.Buckets)
+	if cfg.NativeHistograms {
+		if cfg.NativeBucketFactor == 0 {
+			cfg.NativeBucketFactor = DefaultNativeBucketFactor
+		}
+		if cfg.NativeMaxBuckets == 0 {
+			cfg.NativeMaxBuckets = DefaultNativeMaxBuckets
+		}
+		schema, err := NativeSchema(cfg.NativeBucketFactor)
+		if err != nil {
+			return nil, err
+		}
+		if cfg.NativeMaxBuckets < 3 {
+			return nil, fmt.Errorf("native histogram max buckets %d: must be at least 3", cfg.NativeMaxBuckets)
+		}
+		a.cfg, a.nativeSchema, a.nativeMax = cfg, schema, cfg.NativeMaxBuckets
+	}
 	if cfg.TopClients > 0 {
 		a.top = newTopK(cfg.TopClients)
 	}
@@ -347,6 +376,9 @@ func (a *Aggregator) add(f *format.Fields, pathID int32, method int, ch uint64) 
 		h.Buckets[i]++
 		h.Count++
 		h.SumMicros += f.Duration
+		if h.native != nil {
+			h.native.observe(f.Duration, a.nativeMax)
+		}
 		if !h.dirty {
 			h.dirty = true
 			a.dirtyHistID = append(a.dirtyHistID, h.id)
@@ -623,6 +655,9 @@ func (a *Aggregator) Merge(o *Aggregator) {
 		h.SumMicros += oh.SumMicros
 		for i := range h.Buckets {
 			h.Buckets[i] += oh.Buckets[i]
+		}
+		if h.native != nil && oh.native != nil {
+			h.native.merge(oh.native, a.nativeMax)
 		}
 		if !h.dirty {
 			h.dirty = true

@@ -38,6 +38,9 @@ type Histogram struct {
 	Count   uint64
 	Sum     float64
 	Buckets []Bucket // cumulative, +Inf last
+	// Native is the native histogram, with Config.NativeHistograms and
+	// once it counted a duration; nil otherwise.
+	Native *NativeHistogram
 }
 
 // Bucket is the number of observations less than or equal to UpperBound.
@@ -92,6 +95,9 @@ func (a *Aggregator) Families() []Family {
 						ub = a.boundsS[j]
 					}
 					hist.Buckets = append(hist.Buckets, Bucket{UpperBound: ub, Count: cum})
+				}
+				if h.native != nil && h.native.count > 0 {
+					hist.Native = h.native.export()
 				}
 				f.Series = append(f.Series, Series{Labels: []Label{job, {"method", h.Method}, {"path", h.Path}}, Histogram: hist})
 			}

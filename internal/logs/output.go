@@ -34,7 +34,8 @@ type snapshot struct {
 	time                  int64
 	reqs                  []snapReq
 	hists                 []snapHist
-	counts                []uint64 // the hists' bucket counts, not cumulative, len(bounds)+1 each
+	counts                []uint64       // the hists' bucket counts, not cumulative, len(bounds)+1 each
+	native                []NativeBucket // the hists' populated native buckets
 	refs                  []snapRef
 	invalid, invalidDelta uint64
 	capped, cappedDelta   uint64
@@ -61,6 +62,13 @@ type snapHist struct {
 	id, pathID       int32
 	count, prevCount uint64
 	sum, prevSum     int64
+	// The native histogram, when native is set: its buckets are
+	// snapshot.native[nFrom:nTo].
+	native        bool
+	nSchema       int32
+	nFrom, nTo    int32
+	nZero, nCount uint64
+	nSum          int64
 }
 
 type snapRef struct {
@@ -109,10 +117,21 @@ func (s *snapshot) take(b *Batch) {
 		s.reqs = append(s.reqs, snapReq{path: r.Path, method: r.Method, status: r.Status, id: r.id, pathID: r.pathID,
 			code: int32(r.code), requests: r.Requests, bytes: r.Bytes, prevRequests: r.prevRequests, prevBytes: r.prevBytes})
 	}
-	s.hists, s.counts = s.hists[:0], s.counts[:0]
+	s.hists, s.counts, s.native = s.hists[:0], s.counts[:0], s.native[:0]
 	for _, h := range b.Durations {
-		s.hists = append(s.hists, snapHist{path: h.Path, method: h.Method, id: h.id, pathID: h.pathID,
-			count: h.Count, prevCount: h.prevCount, sum: h.SumMicros, prevSum: h.prevSum})
+		sh := snapHist{path: h.Path, method: h.Method, id: h.id, pathID: h.pathID,
+			count: h.Count, prevCount: h.prevCount, sum: h.SumMicros, prevSum: h.prevSum}
+		if n := h.native; n != nil {
+			sh.native, sh.nSchema, sh.nZero, sh.nCount, sh.nSum = true, n.schema, n.zero, n.count, n.sumMicros
+			sh.nFrom = int32(len(s.native))
+			for i, c := range n.counts {
+				if c != 0 {
+					s.native = append(s.native, NativeBucket{Index: n.lo + int32(i), Count: c})
+				}
+			}
+			sh.nTo = int32(len(s.native))
+		}
+		s.hists = append(s.hists, sh)
 		s.counts = append(s.counts, h.Buckets...)
 	}
 	s.refs = s.refs[:0]
@@ -667,6 +686,13 @@ func (t *tsdbFormatter) format(dst []byte, s *snapshot) []byte {
 //
 //	{"ts":1633873130,"metric":"http_requests_total","labels":{"job":"access",…},"value":42}
 //	{"ts":1633873130,"metric":"http_request_duration_seconds","labels":{…},"count":3,"sum":0.015,"buckets":{"0.005":1,…,"+Inf":3}}
+//
+// With native histograms, a duration object also has
+//
+//	"native":{"schema":3,"zero_threshold":2.938735877055719e-39,"zero_count":0,"count":3,"sum":0.015,"buckets":[[-61,1],[-60,2]]}
+//
+// whose buckets are [index, count] pairs (not cumulative): bucket i holds
+// the durations in (2^((i-1)/2^schema), 2^(i/2^schema)] seconds.
 type jsonFormatter struct {
 	// Kept by prepare, by series id.
 	size  int
@@ -807,7 +833,11 @@ func (j *jsonFormatter) format(dst []byte, s *snapshot) []byte {
 			dst = append(dst, j.keys[k+1]...)
 			dst = appendUint(dst, cum)
 		}
-		dst = append(dst, '}', '}', '\n')
+		dst = append(dst, '}')
+		if h.native {
+			dst = appendNative(dst, h, s.native[h.nFrom:h.nTo])
+		}
+		dst = append(dst, '}', '\n')
 	}
 	for i := range s.reqs {
 		if r := &s.reqs[i]; s.sections&secBytes != 0 && r.bytesChanged() {
@@ -828,6 +858,32 @@ func (j *jsonFormatter) format(dst []byte, s *snapshot) []byte {
 		dst = j.value(dst, "", s.jobText[1], s.capped)
 	}
 	return dst
+}
+
+// appendNative appends the "native" member of a duration object.
+func appendNative(dst []byte, h *snapHist, buckets []NativeBucket) []byte {
+	dst = append(dst, `,"native":{"schema":`...)
+	dst = strconv.AppendInt(dst, int64(h.nSchema), 10)
+	dst = append(dst, `,"zero_threshold":`...)
+	dst = strconv.AppendFloat(dst, NativeZeroThreshold, 'g', -1, 64)
+	dst = append(dst, `,"zero_count":`...)
+	dst = appendUint(dst, h.nZero)
+	dst = append(dst, `,"count":`...)
+	dst = appendUint(dst, h.nCount)
+	dst = append(dst, `,"sum":`...)
+	dst = appendSeconds(dst, h.nSum)
+	dst = append(dst, `,"buckets":[`...)
+	for i, b := range buckets {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, '[')
+		dst = strconv.AppendInt(dst, int64(b.Index), 10)
+		dst = append(dst, ',')
+		dst = appendUint(dst, b.Count)
+		dst = append(dst, ']')
+	}
+	return append(dst, ']', '}')
 }
 
 // appendUint appends the decimal digits of v, as strconv.AppendUint does

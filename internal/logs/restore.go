@@ -12,7 +12,8 @@ import (
 // before the first Line. Series of other jobs are ignored; a histogram
 // whose buckets differ from a's config is not restored (its counts start
 // again at zero) and reported in the error, as is any series that does not
-// fit; everything that fits is restored either way.
+// fit; everything that fits is restored either way. A native histogram is
+// restored when a keeps them, at a's schema at most.
 func (a *Aggregator) Restore(fams []Family) error {
 	var bad []string
 	for _, f := range fams {
@@ -54,6 +55,12 @@ func (a *Aggregator) Restore(fams []Family) error {
 				h.SumMicros = int64(math.Round(s.Histogram.Sum * 1e6))
 				h.prevCount, h.prevSum = h.Count, h.SumMicros
 				copy(h.prevBucket, h.Buckets)
+				if n := s.Histogram.Native; n != nil && h.native != nil {
+					if err := h.native.restore(n, a.nativeSchema); err != nil {
+						*h.native = nativeHist{schema: a.nativeSchema}
+						bad = append(bad, fmt.Sprintf("%s%v: %v", f.Name, s.Labels, err))
+					}
+				}
 			case MetricReferer:
 				pathID := a.paths.internString(l["path"])
 				host := a.hosts.add(l["referer_host"])
@@ -93,6 +100,9 @@ func (a *Aggregator) newHist(pathID int32, method int) *DurationSeries {
 	n := len(a.bounds) + 1
 	h := &DurationSeries{Path: a.paths.names[pathID], Method: a.methods[method], Buckets: make([]uint64, n), prevBucket: make([]uint64, n),
 		id: int32(len(a.histL)), pathID: pathID}
+	if a.cfg.NativeHistograms {
+		h.native = &nativeHist{schema: a.nativeSchema}
+	}
 	a.hists[uint64(pathID)<<20|uint64(method)<<10] = h
 	a.histL = append(a.histL, h)
 	return h

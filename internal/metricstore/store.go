@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/histogram"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -28,6 +29,10 @@ type Labels = labels.Labels
 
 // Label is one name and value of Labels.
 type Label = labels.Label
+
+// Histogram is a native histogram sample with integer counts: Prometheus's
+// histogram.Histogram, re-exported as Labels is.
+type Histogram = histogram.Histogram
 
 // FromStrings returns the labels of name/value pairs, sorted; it panics on
 // an odd count, a programmer's mistake.
@@ -49,6 +54,12 @@ type Appender interface {
 	// Append adds the float sample v at t (Unix milliseconds) to the
 	// series ls, and returns the series' ref for the next Append.
 	Append(ref SeriesRef, ls Labels, t int64, v float64) (SeriesRef, error)
+	// AppendHistogram adds the native histogram sample h at t to the
+	// series ls, as Append does a float sample. h is the store's
+	// afterwards: the TSDB may rewrite it in place (to an equal
+	// histogram with more empty buckets), so pass a copy of one that
+	// others read.
+	AppendHistogram(ref SeriesRef, ls Labels, t int64, h *Histogram) (SeriesRef, error)
 	// Commit makes the appended samples durable (written to the WAL) and
 	// queryable.
 	Commit() error
@@ -240,6 +251,11 @@ func (a appender) Append(ref SeriesRef, ls Labels, t int64, v float64) (SeriesRe
 	return SeriesRef(r), err
 }
 
+func (a appender) AppendHistogram(ref SeriesRef, ls Labels, t int64, h *Histogram) (SeriesRef, error) {
+	r, err := a.app.Append(storage.SeriesRef(ref), ls, 0, t, 0, h, nil, storage.AOptions{})
+	return SeriesRef(r), err
+}
+
 func (a appender) Commit() error   { return a.app.Commit() }
 func (a appender) Rollback() error { return a.app.Rollback() }
 
@@ -247,8 +263,11 @@ func (a appender) Rollback() error { return a.app.Rollback() }
 type errAppender struct{ err error }
 
 func (a errAppender) Append(SeriesRef, Labels, int64, float64) (SeriesRef, error) { return 0, a.err }
-func (a errAppender) Commit() error                                               { return a.err }
-func (a errAppender) Rollback() error                                             { return nil }
+func (a errAppender) AppendHistogram(SeriesRef, Labels, int64, *Histogram) (SeriesRef, error) {
+	return 0, a.err
+}
+func (a errAppender) Commit() error   { return a.err }
+func (a errAppender) Rollback() error { return nil }
 
 var (
 	_ Appendable = (*Store)(nil)
@@ -256,13 +275,16 @@ var (
 	_ Appender   = errAppender{}
 )
 
-// Sample is one float sample of a series: what sources (the watchdog's
-// log jobs, status pages, host metrics) produce and outputs (this store,
-// remote_write, OpenTSDB) consume.
+// Sample is one sample of a series, a float or a native histogram: what
+// sources (the watchdog's log jobs, status pages, host metrics) produce
+// and outputs (this store, remote_write, OpenTSDB) consume.
 type Sample struct {
 	Labels Labels  // with __name__
 	T      int64   // Unix milliseconds
-	V      float64 // the value
+	V      float64 // the value of a float sample
+	// H, when not nil, makes this a native histogram sample (V is then
+	// 0 and unused). Outputs that carry only floats (OpenTSDB) skip it.
+	H *Histogram
 }
 
 // Compare orders label sets as Prometheus does.

@@ -28,6 +28,7 @@ const (
 	tagMetadata   = 3<<3 | wireBytes   // WriteRequest.metadata
 	tagLabels     = 1<<3 | wireBytes   // TimeSeries.labels
 	tagSamples    = 2<<3 | wireBytes   // TimeSeries.samples
+	tagHistograms = 4<<3 | wireBytes   // TimeSeries.histograms
 	tagName       = 1<<3 | wireBytes   // Label.name
 	tagValue      = 2<<3 | wireBytes   // Label.value
 	tagSampleV    = 1<<3 | wireFixed64 // Sample.value
@@ -57,7 +58,8 @@ type Encoder struct {
 // of samples and returns the extended slice. Samples are grouped into one
 // TimeSeries per label set, in label order, each with its samples in time
 // order; a sample equal to the one before it (same series, time and value)
-// is written once. md, which may be nil, adds a MetricMetadata for every
+// is written once. Native histogram samples (Sample.H) go in the series'
+// histograms, as integer histograms. md, which may be nil, adds a MetricMetadata for every
 // metric family of the batch it has: the family of a series is its
 // __name__, or __name__ without _bucket, _count or _sum when md has that.
 func (e *Encoder) Encode(dst []byte, samples []metricstore.Sample, md map[string]metricstore.Metadata) []byte {
@@ -128,6 +130,9 @@ func (e *Encoder) appendSeries(pb []byte, samples []metricstore.Sample, idx []in
 			continue
 		}
 		prev = s
+		if s.H != nil {
+			continue
+		}
 		pb = append(pb, tagSamples)
 		pb = binary.AppendUvarint(pb, uint64(sampleSize(s)))
 		if v := math.Float64bits(s.V); v != 0 {
@@ -139,12 +144,38 @@ func (e *Encoder) appendSeries(pb []byte, samples []metricstore.Sample, idx []in
 			pb = binary.AppendUvarint(pb, uint64(s.T))
 		}
 	}
+	prev = nil
+	for _, i := range idx {
+		s := &samples[i]
+		if duplicate(prev, s) {
+			continue
+		}
+		prev = s
+		if s.H == nil {
+			continue
+		}
+		h := prompb.FromIntHistogram(s.T, s.H)
+		n := h.Size()
+		pb = append(pb, tagHistograms)
+		pb = binary.AppendUvarint(pb, uint64(n))
+		pb = slices.Grow(pb, n)
+		if _, err := h.MarshalToSizedBuffer(pb[len(pb) : len(pb)+n]); err != nil {
+			panic(err) // the buffer has the size Size asked for
+		}
+		pb = pb[:len(pb)+n]
+	}
 	return pb
 }
 
 // duplicate reports whether s repeats prev, a sample of the same series.
 func duplicate(prev, s *metricstore.Sample) bool {
-	return prev != nil && prev.T == s.T && math.Float64bits(prev.V) == math.Float64bits(s.V)
+	if prev == nil || prev.T != s.T || (prev.H == nil) != (s.H == nil) {
+		return false
+	}
+	if s.H != nil {
+		return prev.H.Equals(s.H)
+	}
+	return math.Float64bits(prev.V) == math.Float64bits(s.V)
 }
 
 // familySuffixes are the suffixes of the series of a histogram or summary
@@ -235,8 +266,13 @@ func typeName(t prompb.MetricMetadata_MetricType) string {
 // labelSize is the encoded size of a Label message.
 func labelSize(l labels.Label) int { return sizeString(l.Name) + sizeString(l.Value) }
 
-// sampleSize is the encoded size of a Sample message.
+// sampleSize is the encoded size of a Sample message, or of the
+// Histogram message of a histogram sample.
 func sampleSize(s *metricstore.Sample) int {
+	if s.H != nil {
+		h := prompb.FromIntHistogram(s.T, s.H)
+		return h.Size()
+	}
 	n := 0
 	if math.Float64bits(s.V) != 0 {
 		n += 1 + 8
@@ -271,9 +307,10 @@ func sizeVarint(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
 // sizeBytes is the length of a length-delimited field's length and bytes.
 func sizeBytes(n int) int { return sizeVarint(uint64(n)) + n }
 
-// Decode returns the float samples of an encoded request, series by series
-// in the order of the request. It fails on a payload that is not a
-// snappy-compressed WriteRequest and on native histograms, which dandan
+// Decode returns the samples of an encoded request, series by series in
+// the order of the request, each series' float samples before its native
+// histogram samples. It fails on a payload that is not a
+// snappy-compressed WriteRequest and on float histograms, which dandan
 // does not send.
 func Decode(payload []byte) ([]metricstore.Sample, error) {
 	req, err := unmarshal(payload)
@@ -330,22 +367,19 @@ func unmarshal(payload []byte) (*prompb.WriteRequest, error) {
 	return &req, nil
 }
 
-// errHistograms is Decode's error on native histograms.
-var errHistograms = errors.New("native histograms are not supported")
+// errFloatHistograms is Decode's error on float histograms.
+var errFloatHistograms = errors.New("float histograms are not supported")
 
 // samplesOf returns the samples of a parsed request.
 func samplesOf(req *prompb.WriteRequest) ([]metricstore.Sample, error) {
 	n := 0
 	for i := range req.Timeseries {
-		n += len(req.Timeseries[i].Samples)
+		n += len(req.Timeseries[i].Samples) + len(req.Timeseries[i].Histograms)
 	}
 	out := make([]metricstore.Sample, 0, n)
 	var b labels.ScratchBuilder
 	for i := range req.Timeseries {
 		ts := &req.Timeseries[i]
-		if len(ts.Histograms) > 0 {
-			return nil, fmt.Errorf("series %d: %w", i, errHistograms)
-		}
 		b.Reset()
 		for _, l := range ts.Labels {
 			b.Add(l.Name, l.Value)
@@ -354,6 +388,17 @@ func samplesOf(req *prompb.WriteRequest) ([]metricstore.Sample, error) {
 		ls := b.Labels()
 		for _, s := range ts.Samples {
 			out = append(out, metricstore.Sample{Labels: ls, T: s.Timestamp, V: s.Value})
+		}
+		for j := range ts.Histograms {
+			h := &ts.Histograms[j]
+			if h.IsFloatHistogram() {
+				return nil, fmt.Errorf("series %d: %w", i, errFloatHistograms)
+			}
+			ih := h.ToIntHistogram()
+			if err := ih.Validate(); err != nil {
+				return nil, fmt.Errorf("series %d: histogram at %d: %w", i, h.Timestamp, err)
+			}
+			out = append(out, metricstore.Sample{Labels: ls, T: h.Timestamp, H: ih})
 		}
 	}
 	return out, nil

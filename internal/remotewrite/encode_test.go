@@ -167,9 +167,15 @@ func TestDecodeMerge(t *testing.T) {
 func TestDecodeErrors(t *testing.T) {
 	hist := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
 		Labels:     pl("__name__", "h"),
-		Histograms: []prompb.Histogram{{Timestamp: 1}},
+		Histograms: []prompb.Histogram{{Timestamp: 1, Count: &prompb.Histogram_CountFloat{CountFloat: 1}}},
 	}}}
 	histPB, _ := hist.Marshal()
+	bad := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+		Labels: pl("__name__", "h"),
+		Histograms: []prompb.Histogram{{Timestamp: 1, Count: &prompb.Histogram_CountInt{CountInt: 1},
+			PositiveSpans: []prompb.BucketSpan{{Offset: 0, Length: 2}}, PositiveDeltas: []int64{1}}},
+	}}}
+	badPB, _ := bad.Marshal()
 	huge := []byte{0xff, 0xff, 0xff, 0xff, 0x0f} // snappy header claiming 4 GiB
 	for _, tc := range []struct {
 		name, payload, want string
@@ -177,7 +183,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"not snappy", "\xff\xff\xff", "decode snappy: snappy: corrupt input"},
 		{"too large", string(huge), "decode snappy: 4294967295 bytes uncompressed, more than the 268435456 allowed"},
 		{"not protobuf", string(snappy.Encode(nil, []byte("\x0a\x05ab"))), "decode WriteRequest: unexpected EOF"},
-		{"histograms", string(snappy.Encode(nil, histPB)), "series 0: native histograms are not supported"},
+		{"float histograms", string(snappy.Encode(nil, histPB)), "series 0: float histograms are not supported"},
+		{"bad histogram", string(snappy.Encode(nil, badPB)), "series 0: histogram at 1: positive side: spans need 2 buckets, have 1 buckets: histogram spans specify different number of buckets than provided"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Decode([]byte(tc.payload))
@@ -196,6 +203,7 @@ func FuzzDecode(f *testing.F) {
 		sample(1, 2, "__name__", "a", "job", "x"),
 		sample(3, 4, "__name__", "b", "job", "y"),
 	}, map[string]metricstore.Metadata{"a": {Type: "counter"}}))
+	f.Add(e.Encode(nil, histogramSamples(), nil))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		samples, err := Decode(payload)
@@ -215,6 +223,9 @@ func FuzzDecode(f *testing.F) {
 // equalSamples compares samples, values by their bits.
 func equalSamples(a, b []metricstore.Sample) bool {
 	return slices.EqualFunc(a, b, func(x, y metricstore.Sample) bool {
+		if (x.H == nil) != (y.H == nil) || x.H != nil && (!x.H.Equals(y.H) || x.H.CounterResetHint != y.H.CounterResetHint) {
+			return false
+		}
 		return x.T == y.T && math.Float64bits(x.V) == math.Float64bits(y.V) && x.Labels.String() == y.Labels.String()
 	})
 }

@@ -239,6 +239,9 @@ func (a *Agent) exposition(w http.ResponseWriter, r *http.Request) {
 	var b []byte
 	fam := ""
 	for _, s := range sorted {
+		if s.H != nil {
+			continue // the text format has no native histograms
+		}
 		name := s.Labels.Get("__name__")
 		if f := familyName(name, a.meta); f != fam {
 			fam = f

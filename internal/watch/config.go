@@ -50,6 +50,9 @@ type JobConfig struct {
 	Buckets      []float64 `yaml:"buckets"`       // duration histogram bounds, seconds
 	Referers     bool      `yaml:"referers"`      // count by referer host
 	TopClients   int       `yaml:"top_clients"`   // counters of the top-clients sketch
+	// NativeHistograms also writes http_request_duration_seconds as a
+	// native histogram (schema 3), to the store and remote_write.
+	NativeHistograms bool `yaml:"native_histograms"`
 
 	format *format.Format
 	rules  []logs.Rule
@@ -169,6 +172,9 @@ func (c *Config) Validate() error {
 			errs.Add(p+".files", "at least one file or glob is required")
 		}
 		j.validate(&errs, p)
+		if j.NativeHistograms && !c.Outputs.Store && len(c.Outputs.RemoteWrite) == 0 {
+			errs.Add(p+".native_histograms", "no output takes native histograms: turn on outputs.store or add a remote_write (OpenTSDB has none)")
+		}
 	}
 	if c.Demo.Enabled {
 		claim("demo.enabled", "demo")
@@ -305,6 +311,7 @@ func (j *JobConfig) engineConfig() logs.Config {
 	}
 	c.Buckets = j.Buckets
 	c.Referers = j.Referers
+	c.NativeHistograms = j.NativeHistograms
 	c.TopClients = defaultTopClients
 	if j.TopClients > 0 {
 		c.TopClients = j.TopClients

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/prometheus/model/histogram"
+
 	"github.com/dandan-sre/dandan/internal/logs"
 	"github.com/dandan-sre/dandan/internal/metricstore"
 	"github.com/dandan-sre/dandan/internal/tail"
@@ -195,9 +197,65 @@ func appendFamilies(out []metricstore.Sample, fams []logs.Family, t int64, lc *l
 			out = append(out,
 				metricstore.Sample{Labels: lc.get(f.Name, "_sum", s.Labels, noLe), T: t, V: s.Histogram.Sum},
 				metricstore.Sample{Labels: lc.get(f.Name, "_count", s.Labels, noLe), T: t, V: float64(s.Histogram.Count)})
+			if n := s.Histogram.Native; n != nil {
+				out = append(out, metricstore.Sample{Labels: lc.get(f.Name, "", s.Labels, noLe), T: t, H: promHistogram(n)})
+			}
 		}
 	}
 	return out
+}
+
+// promHistogram returns n as Prometheus's integer histogram. Runs of
+// populated buckets with gaps of up to two empty ones make one span, as
+// client_golang writes them.
+func promHistogram(n *logs.NativeHistogram) *metricstore.Histogram {
+	h := &metricstore.Histogram{Schema: n.Schema, ZeroThreshold: n.ZeroThreshold, ZeroCount: n.ZeroCount, Count: n.Count, Sum: n.Sum}
+	var prev int64
+	next := int32(0)
+	for i, b := range n.Buckets {
+		gap := b.Index - next
+		if i == 0 || gap > 2 {
+			h.PositiveSpans = append(h.PositiveSpans, histogram.Span{Offset: gap})
+		} else {
+			for range gap {
+				h.PositiveSpans[len(h.PositiveSpans)-1].Length++
+				h.PositiveBuckets = append(h.PositiveBuckets, -prev)
+				prev = 0
+			}
+		}
+		h.PositiveSpans[len(h.PositiveSpans)-1].Length++
+		h.PositiveBuckets = append(h.PositiveBuckets, int64(b.Count)-prev)
+		prev = int64(b.Count)
+		next = b.Index + 1
+	}
+	return h
+}
+
+// nativeOf is the inverse of promHistogram. It returns nil for a float or
+// custom-bucket histogram, or one with negative buckets: never written.
+func nativeOf(h *metricstore.Histogram) *logs.NativeHistogram {
+	if h == nil || h.UsesCustomBuckets() || len(h.NegativeSpans) > 0 {
+		return nil
+	}
+	n := &logs.NativeHistogram{Schema: h.Schema, ZeroThreshold: h.ZeroThreshold, ZeroCount: h.ZeroCount, Count: h.Count, Sum: h.Sum}
+	var idx int32
+	var count int64
+	k := 0
+	for _, sp := range h.PositiveSpans {
+		idx += sp.Offset
+		for range sp.Length {
+			if k >= len(h.PositiveBuckets) {
+				return nil
+			}
+			count += h.PositiveBuckets[k]
+			k++
+			if count > 0 {
+				n.Buckets = append(n.Buckets, logs.NativeBucket{Index: idx, Count: uint64(count)})
+			}
+			idx++
+		}
+	}
+	return n
 }
 
 // noLe stands for "no le label" in labelCache.get.
@@ -295,6 +353,17 @@ func familiesOf(samples []metricstore.Sample, job string, t int64) []logs.Family
 		case logs.MetricRequests, logs.MetricBytes, logs.MetricReferer, logs.MetricInvalid, logs.MetricCapped:
 			f := family(name)
 			f.Series = append(f.Series, logs.Series{Labels: ls, Value: s.V})
+		case logs.MetricDuration:
+			if s.H == nil {
+				continue
+			}
+			key := labelsKey(ls)
+			h := hists[key]
+			if h == nil {
+				h = &logs.Series{Labels: ls, Histogram: &logs.Histogram{}}
+				hists[key] = h
+			}
+			h.Histogram.Native = nativeOf(s.H)
 		case logs.MetricDuration + "_bucket", logs.MetricDuration + "_sum", logs.MetricDuration + "_count":
 			key := labelsKey(ls)
 			h := hists[key]
@@ -360,7 +429,9 @@ func (r *rateLimit) allow() bool {
 }
 
 // startAtZero inserts, before each counter sample of out[first:] whose
-// series this job has not committed yet, a 0 at prev.
+// series this job has not committed yet, a 0 at prev; for a native
+// histogram, an empty histogram of the same schema marked as a counter
+// reset, as Prometheus's head injects for a created timestamp.
 func (j *logJob) startAtZero(out []metricstore.Sample, first int, prev int64) []metricstore.Sample {
 	if j.emitted == nil {
 		j.emitted = map[uint64]bool{}
@@ -373,7 +444,11 @@ func (j *logJob) startAtZero(out []metricstore.Sample, first int, prev int64) []
 		}
 		j.emitted[h] = true
 		if prev > 0 && prev < s.T {
-			zeros = append(zeros, metricstore.Sample{Labels: s.Labels, T: prev, V: 0})
+			z := metricstore.Sample{Labels: s.Labels, T: prev}
+			if s.H != nil {
+				z.H = &metricstore.Histogram{CounterResetHint: histogram.CounterReset, Schema: s.H.Schema, ZeroThreshold: s.H.ZeroThreshold}
+			}
+			zeros = append(zeros, z)
 		}
 	}
 	if len(zeros) == 0 {

@@ -170,6 +170,10 @@ func printSamples(out io.Writer, samples []metricstore.Sample, show int) {
 			fmt.Fprintf(out, "    … %d more\n", len(samples)-show)
 			break
 		}
+		if s.H != nil {
+			fmt.Fprintf(out, "    %s native histogram, count %d\n", s.Labels.String(), s.H.Count)
+			continue
+		}
 		fmt.Fprintf(out, "    %s %g\n", s.Labels.String(), s.V)
 	}
 }

@@ -214,7 +214,15 @@ func (o *storeOutput) write(ctx context.Context, recs []record) error {
 			}
 		}
 		for _, s := range samples {
-			if _, err := app.Append(0, s.Labels, s.T, s.V); err != nil {
+			var err error
+			if s.H != nil {
+				// A copy: the TSDB may rewrite it, and the samples of
+				// recent records are shared.
+				_, err = app.AppendHistogram(0, s.Labels, s.T, s.H.Copy())
+			} else {
+				_, err = app.Append(0, s.Labels, s.T, s.V)
+			}
+			if err != nil {
 				if errors.Is(err, metricstore.ErrOutOfOrder) || errors.Is(err, metricstore.ErrDuplicate) || errors.Is(err, metricstore.ErrOutOfBounds) {
 					continue
 				}
@@ -333,7 +341,11 @@ func (o *tsdbOutput) run(ctx context.Context) {
 				o.log.Error("skipping a bad journal record", "err", err)
 				continue
 			}
-			samples = append(samples, s...)
+			for _, x := range s {
+				if x.H == nil { // OpenTSDB has no native histograms
+					samples = append(samples, x)
+				}
+			}
 		}
 		if err := o.s.Send(ctx, samples); err != nil {
 			return

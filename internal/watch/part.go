@@ -38,6 +38,7 @@ watch:
   #    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
   #    referers: false        # http_requests_by_referer_total
   #    top_clients: 1000      # counters of the top-clients sketch
+  #    native_histograms: false   # also http_request_duration_seconds as a native histogram (store, remote_write)
   # status:
   #   - job: web
   #     kind: nginx           # nginx (stub_status) or apache (mod_status ?auto)
