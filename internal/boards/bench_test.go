@@ -652,6 +652,8 @@ func TestBenchTVHeap(t *testing.T) {
 	// Let the first load settle before the baseline.
 	time.Sleep(10 * time.Second)
 	series := []heapReading{read(0, &lastCPU)}
+	// Heap snapshots at minute 2 and at the end show what grew, if anything.
+	var snap2 map[string]heapKind
 	for minute := 1; minute <= minutes; minute++ {
 		select {
 		case <-ctx.Done():
@@ -659,8 +661,14 @@ func TestBenchTVHeap(t *testing.T) {
 		case <-time.After(time.Minute):
 		}
 		series = append(series, read(minute, &lastCPU))
+		if minute == 2 {
+			snap2 = heapSnapshot(t, ctx)
+		}
 	}
 	browser.Screenshot(t, ctx, "bench/tv-heap-end")
+	if snap2 != nil {
+		t.Logf("JS heap growth from minute 2 by object kind (heap snapshots):\n%s", snapshotDiff(snap2, heapSnapshot(t, ctx), 15))
+	}
 	base, last := series[2], series[len(series)-1]
 	growth := (last.Heap - base.Heap) / base.Heap * 100
 	flat := growth <= goalHeapGrowth && last.Nodes == base.Nodes && last.Listeners == base.Listeners
@@ -700,6 +708,118 @@ func quietDevTools(t *testing.T, ctx context.Context) {
 			t.Fatalf("%s.disable: %v", off.name, err)
 		}
 	}
+}
+
+// heapKind is the objects of one kind in a heap snapshot.
+type heapKind struct{ Count, Bytes float64 }
+
+// heapSnapshot takes a heap snapshot of the tab (after a GC, as V8 does)
+// and sums its objects' own sizes by type and constructor or name.
+func heapSnapshot(t *testing.T, ctx context.Context) map[string]heapKind {
+	t.Helper()
+	var mu sync.Mutex
+	var buf strings.Builder
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if err := chromedp.Listen(lctx, func(ev any) {
+		if c, ok := ev.(*heapprofiler.EventAddHeapSnapshotChunk); ok {
+			mu.Lock()
+			buf.WriteString(c.Chunk)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Logf("heap snapshot: %v", err)
+		return nil
+	}
+	if _, err := chromedp.Call(ctx, heapprofiler.TakeHeapSnapshot, heapprofiler.TakeHeapSnapshotParams{}); err != nil {
+		t.Logf("heap snapshot: %v", err)
+		return nil
+	}
+	var raw string
+	for n := -1; ; time.Sleep(200 * time.Millisecond) { // until the chunks stop coming
+		mu.Lock()
+		raw = buf.String()
+		mu.Unlock()
+		if len(raw) == n {
+			break
+		}
+		n = len(raw)
+	}
+	var snap struct {
+		Snapshot struct {
+			Meta struct {
+				NodeFields []string          `json:"node_fields"`
+				NodeTypes  []json.RawMessage `json:"node_types"`
+			} `json:"meta"`
+		} `json:"snapshot"`
+		Nodes   []float64 `json:"nodes"`
+		Strings []string  `json:"strings"`
+	}
+	if err := json.Unmarshal([]byte(raw), &snap); err != nil {
+		t.Logf("heap snapshot: %v", err)
+		return nil
+	}
+	var types []string
+	if len(snap.Snapshot.Meta.NodeTypes) > 0 {
+		_ = json.Unmarshal(snap.Snapshot.Meta.NodeTypes[0], &types)
+	}
+	f := snap.Snapshot.Meta.NodeFields
+	ti, ni, si := slices.Index(f, "type"), slices.Index(f, "name"), slices.Index(f, "self_size")
+	if len(f) == 0 || ti < 0 || ni < 0 || si < 0 {
+		t.Logf("heap snapshot: unknown node fields %q", f)
+		return nil
+	}
+	out := map[string]heapKind{}
+	for i := 0; i+len(f) <= len(snap.Nodes); i += len(f) {
+		typ, name := "", ""
+		if k := int(snap.Nodes[i+ti]); k < len(types) {
+			typ = types[k]
+		}
+		if k := int(snap.Nodes[i+ni]); k < len(snap.Strings) {
+			name = snap.Strings[k]
+		}
+		switch typ {
+		case "string", "concatenated string", "sliced string", "number", "code", "hidden", "array":
+			name = "" // by type only: their names are contents
+		}
+		if len(name) > 60 {
+			name = name[:60] + "…"
+		}
+		k := out[typ+" "+name]
+		k.Count++
+		k.Bytes += snap.Nodes[i+si]
+		out[typ+" "+name] = k
+	}
+	return out
+}
+
+// snapshotDiff lists the n kinds of objects that grew most in bytes from
+// a to b.
+func snapshotDiff(a, b map[string]heapKind, n int) string {
+	type row struct {
+		kind         string
+		bytes, count float64
+	}
+	var rows []row
+	var total float64
+	for k, v := range b {
+		d := row{k, v.Bytes - a[k].Bytes, v.Count - a[k].Count}
+		total += d.bytes
+		rows = append(rows, d)
+	}
+	for k, v := range a {
+		if _, ok := b[k]; !ok {
+			rows = append(rows, row{k, -v.Bytes, -v.Count})
+			total -= v.Bytes
+		}
+	}
+	sort.Slice(rows, func(i, j int) bool { return rows[i].bytes > rows[j].bytes })
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "  %+.0f bytes in all", total)
+	for _, r := range rows[:min(n, len(rows))] {
+		fmt.Fprintf(&sb, "\n  %+9.0f bytes %+7.0f objects  %s", r.bytes, r.count, r.kind)
+	}
+	return sb.String()
 }
 
 // processCPU returns the user and system CPU time of this process.

@@ -11,7 +11,11 @@
 
   function json(url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (res) {
-      if (!res.ok) throw new Error(res.status + " " + res.statusText);
+      if (!res.ok) {
+        var err = new Error(res.status + " " + res.statusText);
+        err.status = res.status;
+        throw err;
+      }
       return res.json();
     });
   }
@@ -88,16 +92,25 @@
         wrap.appendChild(table);
         box.replaceChildren(wrap);
       }).catch(function (err) {
+        if (err.status === 404) {
+          // This dandan does not collect the job (its watch part is off,
+          // or the job comes from another agent): asking again every
+          // refresh would only fill the browser's console with errors.
+          clearInterval(timer);
+          box.classList.remove("bd-stale");
+          box.replaceChildren(text("p", "top clients: not collected here (the job is not tailed by this dandan's watch part)", "muted"));
+          return;
+        }
         if (box.querySelector("table")) {
           box.classList.add("bd-stale");
         } else {
-          box.replaceChildren(text("p", "top clients: " + err.message + " (needs the watch part)", "muted"));
+          box.replaceChildren(text("p", "top clients: " + err.message, "muted"));
         }
       });
     };
-    load();
     var every = parseFloat(box.dataset.refresh) || 30;
-    setInterval(function () { if (!document.hidden) load(); }, every * 1000);
+    var timer = setInterval(function () { if (!document.hidden) load(); }, every * 1000);
+    load();
   }
 
   // Stale panels: htmx keeps the old content when a reload fails.
