@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -273,19 +272,13 @@ func (a *Agent) scrape(ctx context.Context, s *source) {
 func (a *Agent) commitLoop(ctx context.Context) {
 	t := time.NewTicker(a.cfg.Interval.Std())
 	defer t.Stop()
-	released := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			now := time.Now()
-			if err := a.commit(now); err != nil {
+			if err := a.commit(time.Now()); err != nil {
 				a.log.Error("commit failed", "err", err)
-			}
-			if releaseEvery > 0 && now.Sub(released) >= releaseEvery {
-				debug.FreeOSMemory()
-				released = now
 			}
 		}
 	}

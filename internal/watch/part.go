@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"os"
 	"runtime/debug"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -114,19 +113,10 @@ var _ component.Readier = (*Agent)(nil)
 // minute, as an agent on a production host should be.
 const agentGCPercent = 25
 
-// releaseEvery, set for `dandan watch`, is how often the agent hands the
-// memory its heap no longer uses back to the system (debug.FreeOSMemory):
-// without it the runtime keeps freed spans, and the RSS of an agent whose
-// live heap is flat still creeps up by a third over half an hour. A
-// forced collection of the agent's small heap once a minute costs well
-// under 0.1% of a core.
-var releaseEvery time.Duration
-
 func agentGC() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(agentGCPercent)
 	}
-	releaseEvery = time.Minute
 }
 
 func command(env component.Env) *cobra.Command {
