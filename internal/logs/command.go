@@ -38,6 +38,8 @@ type parseOptions struct {
 	maxPaths   int
 	buckets    bucketsFlag
 	native     bool
+	nativeF    float64
+	nativeMax  int
 	referers   bool
 	maxRefs    int
 	topIPs     int
@@ -202,7 +204,8 @@ opentsdb):
 
 --native-histograms also keeps each duration series as a Prometheus native
 histogram (schema 3, as client_golang's NativeHistogramBucketFactor 1.1;
-buckets double in width past 160), written in JSON as
+buckets double in width past 160; --native-bucket-factor and
+--native-max-buckets change both), written in JSON as
 "native":{"schema":3,…,"buckets":[[index,count],…]}; bucket i holds the
 durations in (2^((i-1)/2^schema), 2^(i/2^schema)] s. It needs --output
 json: the prom text and OpenTSDB formats have no native histograms.`,
@@ -243,6 +246,8 @@ json: the prom text and OpenTSDB formats have no native histograms.`,
 	fl.IntVar(&o.maxPaths, "max-paths", o.maxPaths, "cap on distinct path templates; the rest count as path=\"other\"")
 	fl.Var(&o.buckets, "buckets", "duration histogram bounds in seconds")
 	fl.BoolVar(&o.native, "native-histograms", false, "also write each duration histogram as a native histogram (needs --output json)")
+	fl.Float64Var(&o.nativeF, "native-bucket-factor", DefaultNativeBucketFactor, "with --native-histograms: each bucket at most this factor wider than the last (1.1: schema 3)")
+	fl.IntVar(&o.nativeMax, "native-max-buckets", DefaultNativeMaxBuckets, "with --native-histograms: past this many populated buckets, buckets double in width")
 	fl.BoolVar(&o.referers, "referers", false, "count http_requests_by_referer_total by path and referer host")
 	fl.IntVar(&o.maxRefs, "max-referers", o.maxRefs, "cap on distinct referer hosts; the rest count as \"other\"")
 	fl.IntVar(&o.topIPs, "top-ips", o.topIPs, "client addresses to list in the summary (0: none)")
@@ -254,6 +259,15 @@ json: the prom text and OpenTSDB formats have no native histograms.`,
 func (o *parseOptions) check() error {
 	if o.native && o.output.kind != OutputJSON {
 		return fmt.Errorf("--native-histograms needs --output json: the %s output has no native histograms", o.output.kind)
+	}
+	if !o.native {
+		return nil
+	}
+	if _, err := NativeSchema(o.nativeF); o.nativeF != 0 && err != nil {
+		return fmt.Errorf("--native-bucket-factor: %v", err)
+	}
+	if o.nativeMax != 0 && o.nativeMax < 3 {
+		return fmt.Errorf("--native-max-buckets %d: must be at least 3", o.nativeMax)
 	}
 	return nil
 }
@@ -292,7 +306,7 @@ func runParse(ctx context.Context, o *parseOptions, files []string, stdin io.Rea
 	cfg := DefaultConfig()
 	cfg.Job, cfg.Format, cfg.Rules, cfg.AutoTemplate = o.job, fmtc, rules, !o.noAuto
 	cfg.MaxPaths, cfg.Buckets, cfg.Referers, cfg.MaxReferers = o.maxPaths, o.buckets.b, o.referers, o.maxRefs
-	cfg.NativeHistograms = o.native
+	cfg.NativeHistograms, cfg.NativeBucketFactor, cfg.NativeMaxBuckets = o.native, o.nativeF, o.nativeMax
 	cfg.TopClients = max(1000, 10*o.topIPs)
 	if o.topIPs == 0 {
 		cfg.TopClients = 0

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -257,6 +258,29 @@ func TestNativeConfig(t *testing.T) {
 	for factor, want := range map[float64]int32{1.1: 3, 1.0001: 8, 1.5: 1, 2: 0, 4: -1, 1e9: -4} {
 		if got, err := NativeSchema(factor); err != nil || got != want {
 			t.Errorf("NativeSchema(%v) = %d, %v; want %d", factor, got, err, want)
+		}
+	}
+}
+
+// TestNativeFlags: --native-bucket-factor and --native-max-buckets set the
+// schema and the bucket cap; bad values are refused, naming the flag.
+func TestNativeFlags(t *testing.T) {
+	line := `"10.0.0.1" "-" [25/Nov/2026:10:00:00 +0000] "GET /a HTTP/1.1" 200 10 0.0123 "-" "t"` + "\n"
+	out, _, err := run(t, line, "parse", "--format", "media-nginx", "--output", "json", "--native-histograms", "--native-bucket-factor", "2", "-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `"native":{"schema":0,`) {
+		t.Errorf("factor 2: want schema 0 in\n%s", out)
+	}
+	for _, c := range []struct{ args, want string }{
+		{"--native-bucket-factor 1", "--native-bucket-factor"},
+		{"--native-max-buckets 2", "--native-max-buckets 2: must be at least 3"},
+	} {
+		args := append([]string{"parse", "--format", "media-nginx", "--output", "json", "--native-histograms"}, strings.Fields(c.args)...)
+		_, _, err := run(t, line, append(args, "-")...)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want one with %q", c.args, err, c.want)
 		}
 	}
 }

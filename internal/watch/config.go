@@ -53,6 +53,12 @@ type JobConfig struct {
 	// NativeHistograms also writes http_request_duration_seconds as a
 	// native histogram (schema 3), to the store and remote_write.
 	NativeHistograms bool `yaml:"native_histograms"`
+	// NativeBucketFactor is the native histogram's resolution: each bucket
+	// at most this factor wider than the one before (1.1: schema 3).
+	NativeBucketFactor float64 `yaml:"native_bucket_factor"`
+	// NativeMaxBuckets bounds its populated buckets; past it, buckets
+	// double in width (160).
+	NativeMaxBuckets int `yaml:"native_max_buckets"`
 
 	format *format.Format
 	rules  []logs.Rule
@@ -288,6 +294,14 @@ func (j *JobConfig) validate(errs *config.Errors, p string) {
 	if j.TopClients < 0 || j.TopClients > 100000 {
 		errs.Add(p+".top_clients", "must be between 0 and 100000")
 	}
+	if j.NativeBucketFactor != 0 {
+		if _, err := logs.NativeSchema(j.NativeBucketFactor); err != nil {
+			errs.Add(p+".native_bucket_factor", "%v", err)
+		}
+	}
+	if j.NativeMaxBuckets != 0 && (j.NativeMaxBuckets < 3 || j.NativeMaxBuckets > 10000) {
+		errs.Add(p+".native_max_buckets", "must be between 3 and 10000 (0: the default %d)", logs.DefaultNativeMaxBuckets)
+	}
 	if j.Buckets != nil {
 		if !slices.IsSorted(j.Buckets) || len(j.Buckets) == 0 {
 			errs.Add(p+".buckets", "must be increasing upper bounds in seconds, e.g. [0.01, 0.1, 1]")
@@ -312,6 +326,8 @@ func (j *JobConfig) engineConfig() logs.Config {
 	c.Buckets = j.Buckets
 	c.Referers = j.Referers
 	c.NativeHistograms = j.NativeHistograms
+	c.NativeBucketFactor = j.NativeBucketFactor
+	c.NativeMaxBuckets = j.NativeMaxBuckets
 	c.TopClients = defaultTopClients
 	if j.TopClients > 0 {
 		c.TopClients = j.TopClients

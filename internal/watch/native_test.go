@@ -202,4 +202,20 @@ func TestNativeConfig(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Errorf("with remote_write: %v", err)
 	}
+	// The resolution and the bucket cap reach the engine; bad ones are
+	// refused by key.
+	jc := &JobConfig{Name: "a", Files: []string{"x"}, NativeHistograms: true, NativeBucketFactor: 2, NativeMaxBuckets: 20}
+	if err := testConfig(jc).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if ec := jc.engineConfig(); ec.NativeBucketFactor != 2 || ec.NativeMaxBuckets != 20 {
+		t.Errorf("engine config: factor %v, max %d", ec.NativeBucketFactor, ec.NativeMaxBuckets)
+	}
+	bad := testConfig(&JobConfig{Name: "a", Files: []string{"x"}, NativeHistograms: true, NativeBucketFactor: 0.5, NativeMaxBuckets: 2})
+	err = bad.Validate()
+	for _, k := range []string{"jobs[0].native_bucket_factor", "jobs[0].native_max_buckets"} {
+		if err == nil || !strings.Contains(err.Error(), k) {
+			t.Errorf("want an error at %s: %v", k, err)
+		}
+	}
 }

@@ -39,6 +39,8 @@ watch:
   #    referers: false        # http_requests_by_referer_total
   #    top_clients: 1000      # counters of the top-clients sketch
   #    native_histograms: false   # also http_request_duration_seconds as a native histogram (store, remote_write)
+  #    native_bucket_factor: 1.1  # its resolution: each bucket at most this much wider than the last (schema 3)
+  #    native_max_buckets: 160    # past this many populated buckets they double in width
   # status:
   #   - job: web
   #     kind: nginx           # nginx (stub_status) or apache (mod_status ?auto)
