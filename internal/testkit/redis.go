@@ -107,6 +107,11 @@ func redisDo(addr string, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return exchange(c, addr, args)
+}
+
+// exchange sends one command on c, reads its reply and closes c.
+func exchange(c net.Conn, addr string, args []string) (string, error) {
 	defer c.Close()
 	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		return "", err

@@ -1,7 +1,6 @@
 package testkit
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -11,7 +10,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"net"
 	"os"
@@ -146,23 +144,7 @@ func redisDoTLS(addr string, cfg *tls.Config, args ...string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(5 * time.Second)); err != nil {
-		return "", err
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "*%d\r\n", len(args))
-	for _, a := range args {
-		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-	}
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		return "", err
-	}
-	reply, err := readReply(bufio.NewReader(c))
-	if err != nil {
-		return "", fmt.Errorf("%s %s: %w", addr, args[0], err)
-	}
-	return reply, nil
+	return exchange(c, addr, args)
 }
 
 // writeTLSFiles generates a CA and a server and a client certificate
